@@ -1,0 +1,540 @@
+package tcp
+
+import "time"
+
+// SEGMENT ARRIVES, RFC 9293 §3.10.7, in the RFC's order: one function for
+// each of the early states (LISTEN, SYN-SENT; CLOSED is ResetFor in
+// reset.go, since a closed port has no TCB), then the numbered checks for
+// the synchronized states and SYN-RECEIVED.
+//
+// Deviations and omissions, each waiting for a later issue: segments that
+// arrive out of order are acknowledged and dropped rather than queued
+// (SHLD-31, flow-control issue); the security check (third step) does not
+// apply to a TUN link; URG (sixth step) is ignored; data carried on a SYN is
+// not queued, so the peer sends it again.
+
+// Input processes one arriving segment.
+func (c *Conn) Input(seg *Segment, now time.Time) {
+	c.Stats.SegmentsReceived++
+	c.Stats.BytesReceived += uint64(len(seg.Payload))
+	switch c.state {
+	case StateClosed:
+		return
+	case StateListen:
+		c.inputListen(seg, now)
+	case StateSynSent:
+		c.inputSynSent(seg, now)
+	default:
+		c.inputSynchronized(seg, now)
+	}
+}
+
+// inputListen is RFC 9293 §3.10.7.2, "If the state is LISTEN".
+func (c *Conn) inputListen(seg *Segment, now time.Time) {
+	// First, check for a RST: "An incoming RST segment could not be valid
+	// since it could not have been sent in response to anything sent by
+	// this incarnation of the connection. An incoming RST should be ignored."
+	if seg.Flags.Has(FlagRST) {
+		return
+	}
+	// Second, check for an ACK: "Any acknowledgment is bad if it arrives on
+	// a connection still in the LISTEN state. An acceptable reset segment
+	// should be formed for any arriving ACK-bearing segment."
+	if seg.Flags.Has(FlagACK) {
+		c.sendResetFor(seg)
+		return
+	}
+	// Third, check for a SYN: set RCV.NXT to SEG.SEQ+1, IRS to SEG.SEQ,
+	// select an ISS and send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+	if seg.Flags.Has(FlagSYN) {
+		c.irs = seg.Seq
+		c.rcv.nxt = seg.Seq.Add(1)
+		c.negotiate(seg)
+		c.iss = c.cfg.ISN.ISN(c.id.Local, c.id.Remote, now)
+		c.snd.una = c.iss
+		c.snd.nxt = c.iss.Add(1)
+		c.snd.max = c.snd.nxt
+		c.snd.wnd = uint32(seg.Window) // a SYN's window is never scaled
+		c.snd.wl1 = seg.Seq
+		c.setState(StateSynReceived)
+		c.sendSYN(now)
+		return
+	}
+	// Fourth, other text or control: "drop the segment and return".
+}
+
+// inputSynSent is RFC 9293 §3.10.7.3, "If the state is SYN-SENT".
+func (c *Conn) inputSynSent(seg *Segment, now time.Time) {
+	// First, check the ACK bit: "If SEG.ACK =< ISS or SEG.ACK > SND.NXT,
+	// send a reset (unless the RST bit is set, if so drop the segment and
+	// return)."
+	ackOK := false
+	if seg.Flags.Has(FlagACK) {
+		if seg.Ack.LessThanEq(c.iss) || seg.Ack.GreaterThan(c.snd.nxt) {
+			if !seg.Flags.Has(FlagRST) {
+				c.sendResetFor(seg)
+			}
+			return
+		}
+		ackOK = true // SND.UNA < SEG.ACK =< SND.NXT
+	}
+	// Second, check the RST bit: "If the ACK was acceptable, then signal to
+	// the user 'error: connection reset', drop the segment, enter CLOSED
+	// state ... Otherwise (no ACK), drop the segment and return."
+	if seg.Flags.Has(FlagRST) {
+		if ackOK {
+			c.fail(ErrConnectionRefused)
+		}
+		return
+	}
+	// Fourth, check the SYN bit.
+	if !seg.Flags.Has(FlagSYN) {
+		return // Fifth: "If neither of the SYN or RST bits is set, then drop the segment and return."
+	}
+	c.irs = seg.Seq
+	c.rcv.nxt = seg.Seq.Add(1)
+	c.negotiate(seg)
+	if ackOK {
+		c.ackSent(seg.Ack, now)
+	}
+	if c.snd.una.GreaterThan(c.iss) {
+		// "If SND.UNA > ISS (our SYN has been ACKed), change the connection
+		// state to ESTABLISHED, form an ACK segment <SEQ=SND.NXT>
+		// <ACK=RCV.NXT><CTL=ACK> and send it."
+		c.snd.wnd = uint32(seg.Window)
+		c.snd.wl1, c.snd.wl2 = seg.Seq, seg.Ack
+		c.establish()
+		c.sendACK()
+		c.output(now)
+		return
+	}
+	// "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment
+	// <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." This is
+	// simultaneous open (RFC 9293 Figure 7, MUST-10).
+	c.snd.wnd = uint32(seg.Window)
+	c.snd.wl1 = seg.Seq
+	c.setState(StateSynReceived)
+	c.timers[timerRetransmit] = time.Time{}
+	c.sendSYN(now)
+}
+
+// negotiate reads the options of the peer's SYN: its MSS (MUST-14, MUST-15,
+// MUST-16) and window scale (RFC 7323 §2).
+func (c *Conn) negotiate(seg *Segment) {
+	mss := uint16(DefaultSendMSS)
+	if seg.Options.MSS != 0 {
+		mss = seg.Options.MSS
+	}
+	c.snd.mss = max(min(mss, uint16(c.cfg.MSS)), 64)
+	if seg.Options.HasWindowScale && (c.state == StateSynSent || c.state == StateListen) {
+		c.wsOK = true
+		c.snd.shift = min(seg.Options.WindowScale, 14)
+	} else {
+		// Window scaling is used only if both sides sent the option.
+		c.wsOK = false
+		c.snd.shift = 0
+		c.rcv.shift = 0
+	}
+}
+
+// establish enters ESTABLISHED, or FIN-WAIT-1 when the user already asked to
+// close (RFC 9293 §3.10.4: the FIN was queued in SYN-RECEIVED).
+func (c *Conn) establish() {
+	c.initCongestion()
+	if c.closeSent {
+		c.setState(StateFinWait1)
+		return
+	}
+	c.setState(StateEstablished)
+}
+
+// acceptable is the sequence-number test of RFC 9293 §3.10.7.4, first step:
+//
+//	Segment  Receive  Test
+//	Length   Window
+//	-------  -------  -------------------------------------------
+//	   0        0     SEG.SEQ = RCV.NXT
+//	   0       >0     RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND
+//	  >0        0     not acceptable
+//	  >0       >0     RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND
+//	               or RCV.NXT =< SEG.SEQ+SEG.LEN-1 < RCV.NXT+RCV.WND
+func (c *Conn) acceptable(seg *Segment) bool {
+	wnd := c.rcv.wnd
+	n := seg.Len()
+	switch {
+	case n == 0 && wnd == 0:
+		return seg.Seq == c.rcv.nxt
+	case n == 0:
+		return seg.Seq.InWindow(c.rcv.nxt, wnd)
+	case wnd == 0:
+		return false
+	default:
+		return seg.Seq.InWindow(c.rcv.nxt, wnd) || seg.Seq.Add(n-1).InWindow(c.rcv.nxt, wnd)
+	}
+}
+
+// trim cuts an acceptable segment down to the receive window: bytes before
+// RCV.NXT were received already, bytes past RCV.NXT+RCV.WND do not fit
+// ("segments with higher beginning sequence numbers" than the window are
+// trimmed, RFC 9293 §3.10.7.4). SYN and FIN go with the bytes they sit on.
+func (c *Conn) trim(seg *Segment) {
+	if seg.Seq.LessThan(c.rcv.nxt) {
+		skip := c.rcv.nxt.Sub(seg.Seq)
+		if seg.Flags.Has(FlagSYN) {
+			seg.Flags &^= FlagSYN
+			skip--
+			seg.Seq = seg.Seq.Add(1)
+		}
+		skip = min(skip, uint32(len(seg.Payload)))
+		seg.Payload = seg.Payload[skip:]
+		seg.Seq = seg.Seq.Add(skip)
+	}
+	wndEnd := c.rcv.nxt.Add(c.rcv.wnd)
+	if seg.End().GreaterThan(wndEnd) {
+		if seg.Flags.Has(FlagFIN) {
+			seg.Flags &^= FlagFIN
+		}
+		if keep := wndEnd.Sub(seg.Seq); int(keep) < len(seg.Payload) && seg.Seq.LessThanEq(wndEnd) {
+			seg.Payload = seg.Payload[:keep]
+		}
+	}
+}
+
+// inputSynchronized is RFC 9293 §3.10.7.4, "Otherwise" (SYN-RECEIVED and
+// the synchronized states).
+func (c *Conn) inputSynchronized(seg *Segment, now time.Time) {
+	c.rcv.wnd = uint32(c.recvBuf.Free())
+
+	if c.state == StateSynReceived && seg.Flags.Has(FlagSYN) && seg.Seq == c.irs {
+		if !c.synAgain(seg, now) {
+			return
+		}
+	}
+
+	// First, check the sequence number.
+	if !c.acceptable(seg) {
+		c.unacceptable(seg, now)
+		return
+	}
+	c.trim(seg)
+	inOrder := seg.Seq == c.rcv.nxt
+
+	// Second, check the RST bit (RFC 5961 §3.2, adopted by RFC 9293):
+	// only a RST exactly at RCV.NXT resets; one elsewhere in the window
+	// draws a challenge ACK, so a blind attacker must guess exactly.
+	if seg.Flags.Has(FlagRST) {
+		if !inOrder {
+			c.sendACK()
+			return
+		}
+		c.reset()
+		return
+	}
+
+	// Third, check security: no security compartments on a TUN link.
+
+	// Fourth, check the SYN bit: "If the SYN bit is set, irrespective of
+	// the sequence number, TCP endpoints MUST send a 'challenge ACK'"
+	// (RFC 5961 §4).
+	if seg.Flags.Has(FlagSYN) {
+		c.sendACK()
+		return
+	}
+
+	// Fifth, check the ACK field: "if the ACK bit is off, drop the segment
+	// and return".
+	if !seg.Flags.Has(FlagACK) {
+		return
+	}
+	if !c.inputACK(seg, now) {
+		return
+	}
+
+	// Sixth, check the URG bit: urgent data comes with issue 4.
+
+	// Seventh, process the segment text.
+	if len(seg.Payload) > 0 {
+		if !c.inputText(seg, inOrder, now) {
+			return
+		}
+	}
+
+	// Eighth, check the FIN bit.
+	if seg.Flags.Has(FlagFIN) && inOrder {
+		c.inputFIN(now)
+	}
+	c.output(now)
+}
+
+// unacceptable handles a segment that failed the sequence test: "If an
+// incoming segment is not acceptable, an acknowledgment should be sent in
+// reply (unless the RST bit is set, if so drop the segment and return)".
+func (c *Conn) unacceptable(seg *Segment, now time.Time) {
+	if seg.Flags.Has(FlagRST) {
+		return
+	}
+	if c.state == StateTimeWait && seg.Flags.Has(FlagFIN) {
+		// A retransmitted FIN: our last ACK was lost. Acknowledge it and
+		// restart the 2 MSL timeout (§3.10.7.4, eighth step, TIME-WAIT).
+		c.timers[timerClose] = now.Add(2 * c.cfg.MSL)
+	}
+	c.sendACK()
+}
+
+// synAgain handles the peer's SYN arriving again in SYN-RECEIVED. It
+// returns true when the segment should go on through the ordinary steps.
+//
+// A bare SYN is a retransmission: our SYN,ACK was lost, so send it again
+// (as Linux does) rather than the plain ACK of the first step. A SYN,ACK
+// that acknowledges our SYN is the second half of a simultaneous open (RFC
+// 9293 Figure 7): its SYN is old news, but its ACK completes the handshake,
+// so the SYN is dropped and the rest processed (RFC 5961 §4 makes the same
+// exception).
+func (c *Conn) synAgain(seg *Segment, now time.Time) bool {
+	if seg.Flags.Has(FlagACK) && seg.Ack.GreaterThan(c.snd.una) && seg.Ack.LessThanEq(c.snd.max) {
+		seg.Flags &^= FlagSYN
+		seg.Seq = seg.Seq.Add(1)
+		return true
+	}
+	if !seg.Flags.Has(FlagRST) && !seg.Flags.Has(FlagACK) {
+		c.sendSYN(now)
+	}
+	return false
+}
+
+// reset handles an acceptable RST (RFC 9293 §3.10.7.4, second step).
+func (c *Conn) reset() {
+	switch c.state {
+	case StateSynReceived:
+		if c.passive {
+			// "If this connection was initiated with a passive OPEN (i.e.,
+			// came from the LISTEN state), then return this connection to
+			// LISTEN state and return. The user need not be informed."
+			// The listening socket lives in the stack; this TCB goes away.
+			c.setState(StateClosed)
+			return
+		}
+		// "If this connection was initiated with an active OPEN (i.e.,
+		// came from SYN-SENT state), then the connection was refused."
+		c.fail(ErrConnectionRefused)
+	case StateEstablished, StateFinWait1, StateFinWait2, StateCloseWait:
+		// "Any outstanding RECEIVEs and SEND should receive 'reset'
+		// responses."
+		c.fail(ErrConnectionReset)
+	default:
+		// CLOSING, LAST-ACK, TIME-WAIT: "enter the CLOSED state, delete
+		// the TCB, and return".
+		c.setState(StateClosed)
+	}
+}
+
+// inputACK is the fifth step. It returns false when the segment is done with.
+func (c *Conn) inputACK(seg *Segment, now time.Time) bool {
+	if c.state == StateSynReceived {
+		// "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state
+		// and continue processing ... If the segment acknowledgment is not
+		// acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST> and send
+		// it."
+		if !seg.Ack.GreaterThan(c.snd.una) || seg.Ack.GreaterThan(c.snd.max) {
+			c.sendResetFor(seg)
+			return false
+		}
+		c.snd.wnd = uint32(seg.Window) << c.snd.shift
+		c.snd.wl1, c.snd.wl2 = seg.Seq, seg.Ack
+		c.establish()
+	}
+	if c.state == StateTimeWait {
+		// Only a retransmitted FIN can arrive here, and the eighth step
+		// handles it.
+		return true
+	}
+	switch {
+	case seg.Ack.GreaterThan(c.snd.max):
+		// "If the ACK acks something not yet sent (SEG.ACK > SND.NXT),
+		// then send an ACK, drop the segment, and return."
+		c.sendACK()
+		return false
+	case seg.Ack.GreaterThan(c.snd.una):
+		c.ackSent(seg.Ack, now)
+	case seg.Ack == c.snd.una:
+		c.duplicateACK(seg, now)
+	}
+	// "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated.
+	// If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)),
+	// set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
+	if seg.Ack.GreaterThanEq(c.snd.una) &&
+		(c.snd.wl1.LessThan(seg.Seq) || (c.snd.wl1 == seg.Seq && c.snd.wl2.LessThanEq(seg.Ack))) {
+		c.snd.wnd = uint32(seg.Window) << c.snd.shift
+		c.snd.wl1, c.snd.wl2 = seg.Seq, seg.Ack
+	}
+
+	finAcked := c.closeSent && c.snd.una.GreaterThan(c.finSeq)
+	switch c.state {
+	case StateFinWait1:
+		// "In addition to the processing for the ESTABLISHED state, if the
+		// FIN segment is now acknowledged, then enter FIN-WAIT-2."
+		if finAcked {
+			c.setState(StateFinWait2)
+			if c.readClosed {
+				c.armCloseTimer(now)
+			}
+		}
+	case StateClosing:
+		// "if the ACK acknowledges our FIN, then enter the TIME-WAIT state".
+		if finAcked {
+			c.enterTimeWait(now)
+		}
+	case StateLastAck:
+		// "If our FIN is now acknowledged, delete the TCB, enter the CLOSED
+		// state, and return."
+		if finAcked {
+			c.setState(StateClosed)
+			return false
+		}
+	}
+	return true
+}
+
+// ackSent processes an ACK that covers new data: SND.UNA < SEG.ACK =< SND.MAX.
+// "Any segments on the retransmission queue that are thereby entirely
+// acknowledged are removed."
+func (c *Conn) ackSent(ack Seq, now time.Time) {
+	acked := ack.Sub(c.snd.una)
+	data := acked
+	if c.snd.una == c.iss {
+		data-- // the SYN occupies a sequence number but no buffer byte
+	}
+	if c.closeSent && ack.GreaterThan(c.finSeq) {
+		data-- // so does the FIN
+	}
+	c.sendBuf.Discard(int(data))
+	c.snd.una = ack
+	if c.snd.nxt.LessThan(ack) {
+		c.snd.nxt = ack
+	}
+	// RTT sample, only from a segment sent once (Karn's algorithm, MUST-18).
+	if !c.rttStart.IsZero() && ack.GreaterThanEq(c.rttSeq) {
+		c.rtt.sample(now.Sub(c.rttStart))
+		c.rttStart = time.Time{}
+	}
+	c.rtt.backoff = 0
+	c.retries = 0
+	c.dupACKs = 0
+	if c.state.Synchronized() && data > 0 {
+		c.onAckCongestion(data)
+	}
+	// RFC 6298 §5.2 and §5.3: stop the timer when everything is
+	// acknowledged, otherwise restart it.
+	c.timers[timerRetransmit] = time.Time{}
+	c.persist = false
+	if c.snd.una != c.snd.max {
+		c.armRetransmit(now)
+	}
+	if c.sendBuf.Len() == 0 {
+		c.sendBuf.release()
+	}
+}
+
+// duplicateACK counts ACKs that acknowledge nothing new while data is in
+// flight and, at the third, retransmits the oldest segment (fast retransmit,
+// RFC 5681 §3.2). A segment with data or a window change is not a duplicate.
+func (c *Conn) duplicateACK(seg *Segment, now time.Time) {
+	if len(seg.Payload) > 0 || seg.Flags.Has(FlagFIN) || c.snd.una == c.snd.max ||
+		uint32(seg.Window)<<c.snd.shift != c.snd.wnd {
+		c.dupACKs = 0
+		return
+	}
+	c.dupACKs++
+	if c.dupACKs != 3 {
+		return
+	}
+	c.Stats.FastRetransmits++
+	c.onLossCongestion(false)
+	c.rttStart = time.Time{}
+	next := c.snd.nxt
+	c.snd.nxt = c.snd.una
+	saved := c.cwnd
+	c.cwnd = uint32(c.snd.mss) // exactly one segment: the oldest
+	c.output(now)
+	c.cwnd = saved
+	c.snd.nxt = MaxSeq(next, c.snd.nxt)
+}
+
+// inputText is the seventh step. It returns false when the segment is done
+// with.
+func (c *Conn) inputText(seg *Segment, inOrder bool, now time.Time) bool {
+	if !c.state.canReceiveData() {
+		// CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: "This should not occur
+		// since a FIN has been received from the remote side. Ignore the
+		// segment text."
+		return true
+	}
+	if c.readClosed {
+		// The application closed its reading half: nobody will ever read
+		// this, so tell the peer rather than lose it silently (RFC 2525
+		// §2.17, as Linux does).
+		c.transmit(&Segment{Seq: c.snd.max, Flags: FlagRST})
+		c.fail(ErrConnectionReset)
+		return false
+	}
+	if !inOrder {
+		// Out of order: not queued yet (SHLD-31 comes with issue 4). An
+		// immediate duplicate ACK tells the peer what is missing.
+		c.sendACK()
+		return false
+	}
+	n := c.recvBuf.Write(seg.Payload)
+	c.rcv.nxt = c.rcv.nxt.Add(uint32(n))
+	c.rcv.wnd = uint32(c.recvBuf.Free())
+	// Delayed ACK (RFC 9293 §3.8.6.3): acknowledge at least every second
+	// segment, otherwise within DelayedACK (MUST-40, SHLD-19).
+	c.ackPending++
+	if c.ackPending >= 2 || seg.Flags.Has(FlagFIN) {
+		c.sendACK()
+	} else if c.timers[timerDelayedACK].IsZero() {
+		c.timers[timerDelayedACK] = now.Add(c.cfg.DelayedACK)
+	}
+	return true
+}
+
+// inputFIN is the eighth step: the peer has no more data.
+func (c *Conn) inputFIN(now time.Time) {
+	// "advance RCV.NXT over the FIN, and send an acknowledgment for the FIN."
+	c.rcv.nxt = c.rcv.nxt.Add(1)
+	c.sendACK()
+	switch c.state {
+	case StateSynReceived, StateEstablished:
+		c.setState(StateCloseWait)
+	case StateFinWait1:
+		// "If our FIN has been ACKed (perhaps in this segment), then enter
+		// TIME-WAIT, start the time-wait timer, turn off the other timers;
+		// otherwise, enter the CLOSING state."
+		if c.snd.una.GreaterThan(c.finSeq) {
+			c.enterTimeWait(now)
+		} else {
+			c.setState(StateClosing)
+		}
+	case StateFinWait2:
+		c.enterTimeWait(now)
+	case StateTimeWait:
+		c.timers[timerClose] = now.Add(2 * c.cfg.MSL)
+	}
+}
+
+// enterTimeWait enters TIME-WAIT for 2*MSL (MUST-13) with the other timers
+// off.
+func (c *Conn) enterTimeWait(now time.Time) {
+	c.setState(StateTimeWait)
+	c.timers = [numTimers]time.Time{}
+	c.timers[timerClose] = now.Add(2 * c.cfg.MSL)
+	c.sendBuf.release()
+}
+
+// armCloseTimer bounds how long a connection the application has closed
+// entirely may wait in FIN-WAIT-2 for the peer's FIN (Linux's
+// tcp_fin_timeout: 2*MSL here), so a silent peer cannot pin it forever.
+func (c *Conn) armCloseTimer(now time.Time) {
+	if c.timers[timerClose].IsZero() {
+		c.timers[timerClose] = now.Add(2 * c.cfg.MSL)
+	}
+}

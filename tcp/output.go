@@ -1,0 +1,236 @@
+package tcp
+
+import "time"
+
+// Sending: SYNs, data, FINs, ACKs and RSTs, within the send window
+// (RFC 9293 §3.8.6) and the congestion window (RFC 5681).
+//
+// What goes on the wire is decided in one place, output, which walks the
+// send buffer from SND.NXT and sends what both windows allow, then a FIN
+// once the data is gone. Retransmission after a timeout rewinds SND.NXT to
+// SND.UNA and calls output again (go-back-N from the oldest unacknowledged
+// byte). The simple NewReno-style window here (slow start, congestion
+// avoidance, one fast retransmit on three duplicate ACKs) is a placeholder
+// that keeps a clean link fast and a lossy one alive; the error-control issue
+// replaces it with full fast recovery, SACK and CUBIC. Not here yet: Nagle's
+// algorithm, the urgent pointer, timestamps and SACK options.
+
+// transmit fills in the fields every segment of this connection shares
+// (ports, acknowledgment, window) and hands it to the stack.
+func (c *Conn) transmit(seg *Segment) {
+	seg.SrcPort = c.id.Local.Port()
+	seg.DstPort = c.id.Remote.Port()
+	if !seg.Flags.Has(FlagRST) {
+		seg.Window = c.advertise(seg.Flags.Has(FlagSYN))
+	}
+	if seg.Flags.Has(FlagACK) {
+		seg.Ack = c.rcv.nxt
+		// Every ACK we send acknowledges everything received so far, so a
+		// delayed ACK is no longer owed (RFC 9293 §3.8.6.3).
+		c.ackPending = 0
+		c.timers[timerDelayedACK] = time.Time{}
+	}
+	c.Stats.SegmentsSent++
+	c.Stats.BytesSent += uint64(len(seg.Payload))
+	if c.hooks != nil {
+		c.hooks.Transmit(c, seg)
+	}
+}
+
+// advertise computes the window field and remembers the right edge it
+// offers. RCV.WND is the free space of the receive buffer, so a window never
+// shrinks: data entering the buffer moves RCV.NXT right by exactly as much
+// as it takes from the free space. A SYN's window is never scaled (RFC 7323
+// §2.2).
+func (c *Conn) advertise(syn bool) uint16 {
+	c.rcv.wnd = uint32(c.recvBuf.Free())
+	shift := c.rcv.shift
+	if syn {
+		shift = 0
+	}
+	field := min(c.rcv.wnd>>shift, 0xffff)
+	if edge := c.rcv.nxt.Add(field << shift); edge.GreaterThan(c.rcv.adv) || c.rcv.adv == 0 {
+		c.rcv.adv = edge
+	}
+	return uint16(field)
+}
+
+// sendSYN sends (or resends) our SYN: a bare SYN in SYN-SENT, a SYN,ACK in
+// SYN-RECEIVED, with our options: MSS always (MUST-14), window scale when we
+// may use it (RFC 7323 §1.3: a SYN,ACK carries it only if the SYN did).
+func (c *Conn) sendSYN(now time.Time) {
+	seg := Segment{Seq: c.iss, Flags: FlagSYN}
+	seg.Options.MSS = uint16(c.cfg.MSS)
+	if c.state == StateSynReceived {
+		seg.Flags |= FlagACK
+	}
+	if c.state == StateSynSent || c.wsOK {
+		seg.Options.HasWindowScale = true
+		seg.Options.WindowScale = c.rcv.shift
+	}
+	if c.timers[timerRetransmit].IsZero() && c.rtt.backoff == 0 {
+		// The first transmission is timed; a retransmission never is
+		// (Karn's algorithm, MUST-18).
+		c.rttStart, c.rttSeq = now, c.iss.Add(1)
+	}
+	c.transmit(&seg)
+	c.armRetransmit(now)
+}
+
+// sendACK sends <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+func (c *Conn) sendACK() {
+	c.transmit(&Segment{Seq: c.snd.nxt, Flags: FlagACK})
+}
+
+// sendResetFor answers an unacceptable segment with <SEQ=SEG.ACK><CTL=RST>.
+func (c *Conn) sendResetFor(seg *Segment) {
+	c.transmit(&Segment{Seq: seg.Ack, Flags: FlagRST})
+}
+
+// sendStart is the sequence number of the first byte in the send buffer:
+// SND.UNA, or ISS+1 while our SYN is unacknowledged.
+func (c *Conn) sendStart() Seq {
+	if c.snd.una == c.iss {
+		return c.iss.Add(1)
+	}
+	return c.snd.una
+}
+
+// output sends new data and our FIN as far as the windows allow.
+func (c *Conn) output(now time.Time) {
+	switch c.state {
+	case StateEstablished, StateCloseWait, StateFinWait1, StateClosing, StateLastAck:
+	default:
+		return
+	}
+	mss := uint32(c.snd.mss)
+	for {
+		start := c.sendStart()
+		dataEnd := start.Add(uint32(c.sendBuf.Len()))
+		wndEnd := c.snd.una.Add(min(c.snd.wnd, c.cwnd))
+		avail := uint32(0)
+		if wndEnd.GreaterThan(c.snd.nxt) {
+			avail = wndEnd.Sub(c.snd.nxt)
+		}
+		if c.snd.nxt.LessThan(dataEnd) {
+			remaining := dataEnd.Sub(c.snd.nxt)
+			n := min(remaining, mss, avail)
+			if n == 0 {
+				break
+			}
+			// Sender silly-window avoidance (RFC 9293 §3.8.6.2.1, simplified):
+			// a piece smaller than a full segment that is not the end of the
+			// data waits while something is in flight to be acknowledged.
+			if n < mss && n < remaining && c.snd.nxt != c.snd.una {
+				break
+			}
+			payload := c.sendBuf.Peek(int(c.snd.nxt.Sub(start)), int(n))
+			n = uint32(len(payload))
+			flags := FlagACK
+			if c.snd.nxt.Add(n) == dataEnd {
+				flags |= FlagPSH // MUST-61: push the end of what was written
+				if c.closeSent && avail > n {
+					flags |= FlagFIN
+				}
+			}
+			c.sendData(now, flags, payload)
+			continue
+		}
+		if c.closeSent && c.snd.nxt == c.finSeq && avail > 0 {
+			c.sendData(now, FlagFIN|FlagACK, nil)
+			continue
+		}
+		break
+	}
+	c.maybePersist(now)
+}
+
+// sendData sends one segment at SND.NXT and advances SND.NXT past it.
+func (c *Conn) sendData(now time.Time, flags Flags, payload []byte) {
+	seg := Segment{Seq: c.snd.nxt, Flags: flags, Payload: payload}
+	end := seg.End()
+	if c.snd.nxt.LessThan(c.snd.max) {
+		c.Stats.Retransmits++
+	} else if c.rttStart.IsZero() {
+		c.rttStart, c.rttSeq = now, end
+	}
+	c.transmit(&seg)
+	c.snd.nxt = end
+	c.snd.max = MaxSeq(c.snd.max, end)
+	if c.persist {
+		c.persist = false
+		c.timers[timerRetransmit] = time.Time{}
+	}
+	c.armRetransmit(now)
+}
+
+// unsent reports whether data or a FIN is waiting to be sent.
+func (c *Conn) unsent() bool {
+	dataEnd := c.sendStart().Add(uint32(c.sendBuf.Len()))
+	return c.snd.nxt.LessThan(dataEnd) || (c.closeSent && c.snd.nxt.LessThanEq(c.finSeq))
+}
+
+// maybePersist arms the persist timer when something waits to be sent but
+// the peer's window is closed and nothing is in flight, so no ACK will come
+// to reopen it (RFC 9293 §3.8.6.1, MUST-36).
+func (c *Conn) maybePersist(now time.Time) {
+	if c.unsent() && c.snd.una == c.snd.max && c.timers[timerRetransmit].IsZero() {
+		c.persist = true
+		c.timers[timerRetransmit] = now.Add(c.rtt.current())
+	}
+}
+
+// armRetransmit starts the retransmission timer if it is not running
+// (RFC 6298 §5.1).
+func (c *Conn) armRetransmit(now time.Time) {
+	if c.timers[timerRetransmit].IsZero() {
+		c.timers[timerRetransmit] = now.Add(c.rtt.current())
+	}
+}
+
+// windowUpdate tells the peer about a window that reading has opened, once
+// it has grown by at least min(buffer/2, MSS) (receiver silly-window
+// avoidance, RFC 9293 §3.8.6.2.2).
+func (c *Conn) windowUpdate(now time.Time) {
+	if !c.state.canReceiveData() {
+		return
+	}
+	free := uint32(c.recvBuf.Free())
+	edge := c.rcv.nxt.Add(free >> c.rcv.shift << c.rcv.shift)
+	threshold := min(uint32(c.cfg.RecvBufferSize)/2, uint32(c.cfg.MSS))
+	if edge.GreaterThan(c.rcv.adv) && edge.Sub(c.rcv.adv) >= threshold {
+		c.sendACK()
+	}
+}
+
+// initCongestion sets the initial window when the connection is established:
+// ten segments as in RFC 6928 and Linux.
+func (c *Conn) initCongestion() {
+	c.cwnd = 10 * uint32(c.snd.mss)
+	c.ssthresh = ^uint32(0)
+}
+
+// onAckCongestion grows the congestion window for newly acknowledged bytes
+// (RFC 5681 §3.1): by up to one MSS per ACK in slow start, by about one MSS
+// per round trip in congestion avoidance.
+func (c *Conn) onAckCongestion(acked uint32) {
+	mss := uint32(c.snd.mss)
+	if c.cwnd < c.ssthresh {
+		c.cwnd += min(acked, mss)
+	} else {
+		c.cwnd += max(1, mss*mss/c.cwnd)
+	}
+	c.cwnd = min(c.cwnd, 1<<30)
+}
+
+// onLossCongestion halves the window after a loss (RFC 5681 §3.1, eq. 4).
+func (c *Conn) onLossCongestion(timeout bool) {
+	mss := uint32(c.snd.mss)
+	flight := c.snd.max.Sub(c.snd.una)
+	c.ssthresh = max(flight/2, 2*mss)
+	if timeout {
+		c.cwnd = mss
+	} else {
+		c.cwnd = c.ssthresh
+	}
+}

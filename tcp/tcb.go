@@ -1,0 +1,287 @@
+package tcp
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+)
+
+// The transmission control block, RFC 9293 §3.3.1.
+//
+// Send sequence space (RFC 9293 Figure 3):
+//
+//	           1         2          3          4
+//	      ----------|----------|----------|----------
+//	             SND.UNA    SND.NXT    SND.UNA
+//	                                  +SND.WND
+//
+//	1 - old sequence numbers that have been acknowledged
+//	2 - sequence numbers of unacknowledged data
+//	3 - sequence numbers allowed for new data transmission
+//	4 - future sequence numbers that are not yet allowed
+//
+// Receive sequence space (RFC 9293 Figure 4):
+//
+//	               1          2          3
+//	           ----------|----------|----------
+//	                  RCV.NXT    RCV.NXT
+//	                            +RCV.WND
+//
+//	1 - old sequence numbers that have been acknowledged
+//	2 - sequence numbers allowed for new reception
+//	3 - future sequence numbers that are not yet allowed
+//
+// A Conn is sans-I/O: it never touches a device, a clock or a goroutine.
+// The stack hands it segments (Input), user calls (Write, Read, Close,
+// Abort) and the current time, and the Conn answers through its Hooks with
+// segments to send and state changes, and through NextDeadline with the next
+// time OnTimer must be called.
+
+// Errors reported to the application (RFC 9293 §3.10 "error:" lines).
+var (
+	ErrConnectionReset   = errors.New("connection reset by peer")
+	ErrConnectionRefused = errors.New("connection refused")
+	ErrConnectionAborted = errors.New("connection aborted")
+	ErrTimeout           = errors.New("connection timed out")
+	ErrClosing           = errors.New("connection closing")
+)
+
+// Config holds the per-connection settings. The zero value of a field means
+// its default.
+type Config struct {
+	MSS            int           // largest payload we accept (advertised in the MSS option); default 1460
+	RecvBufferSize int           // receive buffer, and so the largest receive window; default 256 KiB
+	SendBufferSize int           // send buffer; default 256 KiB
+	MSL            time.Duration // maximum segment lifetime; TIME-WAIT lasts 2*MSL; default 30 s (Linux's 60 s TIME-WAIT)
+	MinRTO         time.Duration // lower bound of the retransmission timeout; default MinRTO
+	MaxRetries     int           // retransmissions of one segment before giving up (R2); default 15
+	MaxSYNRetries  int           // retransmissions of a SYN before giving up; default 6
+	DelayedACK     time.Duration // delayed-ACK timeout (must be < 500 ms, MUST-40); default 40 ms
+	ISN            ISNSource     // initial sequence numbers; required
+}
+
+// Defaults.
+const (
+	DefaultMSS        = 1460
+	DefaultBufferSize = 256 << 10
+	DefaultMSL        = 30 * time.Second
+	DefaultMaxRetries = 15
+	DefaultSYNRetries = 6
+	DefaultDelayedACK = 40 * time.Millisecond
+	// DefaultSendMSS is the send MSS when the peer sends no MSS option
+	// (RFC 9293 §3.7.1, MUST-15: 536 for IPv4).
+	DefaultSendMSS = 536
+)
+
+func (cfg Config) withDefaults() Config {
+	if cfg.MSS <= 0 {
+		cfg.MSS = DefaultMSS
+	}
+	if cfg.RecvBufferSize <= 0 {
+		cfg.RecvBufferSize = DefaultBufferSize
+	}
+	if cfg.SendBufferSize <= 0 {
+		cfg.SendBufferSize = DefaultBufferSize
+	}
+	if cfg.MSL <= 0 {
+		cfg.MSL = DefaultMSL
+	}
+	if cfg.MinRTO <= 0 {
+		cfg.MinRTO = MinRTO
+	}
+	if cfg.MaxRetries <= 0 {
+		cfg.MaxRetries = DefaultMaxRetries
+	}
+	if cfg.MaxSYNRetries <= 0 {
+		cfg.MaxSYNRetries = DefaultSYNRetries
+	}
+	if cfg.DelayedACK <= 0 {
+		cfg.DelayedACK = DefaultDelayedACK
+	}
+	return cfg
+}
+
+// Hooks connect a Conn to the world. Both functions are called synchronously
+// from inside the Conn's methods; seg and its payload are only valid during
+// the call.
+type Hooks interface {
+	// Transmit sends one segment to the peer.
+	Transmit(c *Conn, seg *Segment)
+	// StateChanged reports a transition, e.g. SYN-SENT -> ESTABLISHED.
+	StateChanged(c *Conn, from, to State)
+}
+
+// sendVars are the send sequence variables of RFC 9293 §3.3.1.
+type sendVars struct {
+	una Seq    // SND.UNA: oldest unacknowledged sequence number
+	nxt Seq    // SND.NXT: next sequence number to send
+	wnd uint32 // SND.WND: send window, already scaled
+	up  Seq    // SND.UP: urgent pointer (urgent data comes with issue 4)
+	wl1 Seq    // SND.WL1: segment sequence number used for last window update
+	wl2 Seq    // SND.WL2: segment acknowledgment number used for last window update
+	// max is the highest sequence number sent so far, BSD's snd_max. After a
+	// retransmission timeout SND.NXT goes back to SND.UNA and resends, so an
+	// acceptable ACK is one up to max, not up to SND.NXT.
+	max   Seq
+	shift uint8  // window scale the peer asked us to apply to its windows
+	mss   uint16 // effective send MSS (MUST-16)
+}
+
+// recvVars are the receive sequence variables of RFC 9293 §3.3.1.
+type recvVars struct {
+	nxt Seq    // RCV.NXT: next sequence number expected
+	wnd uint32 // RCV.WND: receive window, the free space of the receive buffer
+	up  Seq    // RCV.UP: receive urgent pointer
+	// adv is the right edge of the window last advertised,
+	// RCV.NXT+RCV.WND at the time; it never moves left (RFC 9293 §3.8.6).
+	adv   Seq
+	shift uint8 // window scale we apply to the windows we advertise
+}
+
+// timer identifies one of a connection's timers.
+type timer uint8
+
+const (
+	timerRetransmit timer = iota // RTO, and the persist timer when the peer's window is zero
+	timerDelayedACK              // delayed ACK (RFC 9293 §3.8.6.3)
+	timerClose                   // TIME-WAIT 2*MSL, or the FIN-WAIT-2 timeout of a closed socket
+	numTimers
+)
+
+// Conn is one TCP connection: its TCB and its buffers.
+type Conn struct {
+	cfg   Config
+	hooks Hooks
+	id    ID
+	state State
+
+	snd sendVars
+	rcv recvVars
+	iss Seq // initial send sequence number
+	irs Seq // initial receive sequence number
+
+	sendBuf ring // bytes from SND.UNA on: unacknowledged, then unsent
+	recvBuf ring // bytes received in order, not yet read
+
+	passive    bool // opened by a passive OPEN (for SYN-RECEIVED -> LISTEN on RST, MUST-11)
+	closeSent  bool // user called CLOSE: a FIN follows the buffered data
+	readClosed bool // the application will read no more; arriving data resets the connection
+	finSeq     Seq  // sequence number of our FIN, valid when closeSent
+	wsOK       bool // both sides sent the window scale option
+	err        error
+
+	rtt      rttEstimator
+	rttSeq   Seq       // the segment being timed ends here
+	rttStart time.Time // when it was sent; zero when nothing is being timed
+	retries  int       // consecutive retransmission timeouts
+	dupACKs  int       // duplicate ACKs in a row (fast retransmit)
+	persist  bool      // timerRetransmit runs as the persist timer
+
+	cwnd     uint32 // congestion window, bytes
+	ssthresh uint32 // slow start threshold
+
+	ackPending int // segments received and not yet acknowledged (delayed ACK)
+	timers     [numTimers]time.Time
+
+	// Stats of this connection, in the spirit of Linux's tcp_info.
+	Stats ConnStats
+}
+
+// ConnStats counts what happened on one connection.
+type ConnStats struct {
+	SegmentsSent, SegmentsReceived uint64
+	BytesSent, BytesReceived       uint64 // payload bytes, retransmissions included in BytesSent
+	Retransmits                    uint64 // segments sent again
+	Timeouts                       uint64 // retransmission timer expiries
+	FastRetransmits                uint64
+}
+
+// ID is a connection's 4-tuple, seen from this end.
+type ID struct {
+	Local, Remote netip.AddrPort
+}
+
+func newConn(cfg Config, hooks Hooks, id ID) *Conn {
+	cfg = cfg.withDefaults()
+	c := &Conn{
+		cfg:     cfg,
+		hooks:   hooks,
+		id:      id,
+		sendBuf: newRing(cfg.SendBufferSize),
+		recvBuf: newRing(cfg.RecvBufferSize),
+		rtt:     newRTTEstimator(cfg.MinRTO),
+	}
+	c.rcv.wnd = uint32(cfg.RecvBufferSize)
+	for c.rcv.shift < 14 && cfg.RecvBufferSize>>c.rcv.shift > 0xffff {
+		c.rcv.shift++
+	}
+	c.snd.mss = DefaultSendMSS
+	return c
+}
+
+// ID returns the connection's 4-tuple.
+func (c *Conn) ID() ID { return c.id }
+
+// State returns the current state.
+func (c *Conn) State() State { return c.state }
+
+// Err returns why the connection failed (reset, refused, timed out,
+// aborted), or nil.
+func (c *Conn) Err() error { return c.err }
+
+// SendMSS returns the effective send MSS.
+func (c *Conn) SendMSS() int { return int(c.snd.mss) }
+
+// Info is a snapshot of the TCB for display (the HTTP page, tracing).
+type Info struct {
+	State                  State
+	SndUNA, SndNXT         Seq
+	SndWND                 uint32
+	RcvNXT                 Seq
+	RcvWND                 uint32
+	ISS, IRS               Seq
+	SendMSS                int
+	SndShift, RcvShift     uint8
+	SRTT, RTTVAR, RTO      time.Duration
+	CWND, SSThresh         uint32
+	SendQueued, RecvQueued int
+	Stats                  ConnStats
+}
+
+// Info returns a snapshot of the TCB.
+func (c *Conn) Info() Info {
+	return Info{
+		State: c.state, SndUNA: c.snd.una, SndNXT: c.snd.nxt, SndWND: c.snd.wnd,
+		RcvNXT: c.rcv.nxt, RcvWND: c.rcv.wnd, ISS: c.iss, IRS: c.irs,
+		SendMSS: int(c.snd.mss), SndShift: c.snd.shift, RcvShift: c.rcv.shift,
+		SRTT: c.rtt.srtt, RTTVAR: c.rtt.rttvar, RTO: c.rtt.current(),
+		CWND: c.cwnd, SSThresh: c.ssthresh,
+		SendQueued: c.sendBuf.Len(), RecvQueued: c.recvBuf.Len(), Stats: c.Stats,
+	}
+}
+
+// setState is the only place the state changes, so every transition is
+// traced.
+func (c *Conn) setState(s State) {
+	if s == c.state {
+		return
+	}
+	from := c.state
+	c.state = s
+	if s == StateClosed {
+		c.timers = [numTimers]time.Time{}
+		c.sendBuf = newRing(c.cfg.SendBufferSize)
+		c.recvBuf.release()
+	}
+	if c.hooks != nil {
+		c.hooks.StateChanged(c, from, s)
+	}
+}
+
+// fail records err for the application and closes the connection.
+func (c *Conn) fail(err error) {
+	if c.err == nil {
+		c.err = err
+	}
+	c.setState(StateClosed)
+}

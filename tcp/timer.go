@@ -1,0 +1,93 @@
+package tcp
+
+import "time"
+
+// The connection's timers (RFC 9293 §3.8): retransmission (RFC 6298), which
+// doubles as the persist timer while the peer's window is zero; delayed ACK;
+// and the close timer for TIME-WAIT (2*MSL, MUST-13) and for an orphaned
+// FIN-WAIT-2. The Conn only records deadlines; the stack keeps one timer
+// heap for all connections and calls OnTimer when NextDeadline passes.
+
+// NextDeadline returns when OnTimer must next be called, or the zero time
+// if no timer is running.
+func (c *Conn) NextDeadline() time.Time {
+	var next time.Time
+	for _, t := range c.timers {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	return next
+}
+
+// OnTimer runs every timer whose deadline is at or before now.
+func (c *Conn) OnTimer(now time.Time) {
+	if due(c.timers[timerDelayedACK], now) {
+		c.timers[timerDelayedACK] = time.Time{}
+		if c.ackPending > 0 {
+			c.sendACK()
+		}
+	}
+	if due(c.timers[timerRetransmit], now) {
+		c.timers[timerRetransmit] = time.Time{}
+		if c.persist {
+			c.probeWindow(now)
+		} else {
+			c.retransmitTimeout(now)
+		}
+	}
+	if due(c.timers[timerClose], now) {
+		c.timers[timerClose] = time.Time{}
+		switch c.state {
+		case StateTimeWait:
+			c.setState(StateClosed) // "the TCB is deleted"
+		case StateFinWait2, StateFinWait1:
+			c.fail(ErrTimeout)
+		}
+	}
+}
+
+func due(t, now time.Time) bool { return !t.IsZero() && !now.Before(t) }
+
+// retransmitTimeout is RFC 6298 §5.4 to §5.6: resend the oldest
+// unacknowledged segment, back the timer off and restart it. Past the
+// retry limit (R2, RFC 9293 §3.8.3, MUST-20) the connection is given up.
+func (c *Conn) retransmitTimeout(now time.Time) {
+	limit := c.cfg.MaxRetries
+	if c.state == StateSynSent || c.state == StateSynReceived {
+		limit = c.cfg.MaxSYNRetries
+	}
+	if c.retries >= limit {
+		if c.state.Synchronized() || c.state == StateSynReceived {
+			c.transmit(&Segment{Seq: c.snd.max, Flags: FlagRST})
+		}
+		c.fail(ErrTimeout)
+		return
+	}
+	c.retries++
+	c.rtt.backoff++
+	c.Stats.Timeouts++
+	c.rttStart = time.Time{} // Karn: never time a retransmitted segment
+	switch c.state {
+	case StateSynSent, StateSynReceived:
+		c.Stats.Retransmits++
+		c.sendSYN(now)
+		return
+	}
+	c.onLossCongestion(true)
+	c.snd.nxt = c.snd.una
+	c.output(now)
+	c.armRetransmit(now)
+}
+
+// probeWindow sends a zero-window probe and backs the persist timer off
+// (RFC 9293 §3.8.6.1, MUST-35, MUST-36). The probe is an ACK carrying the
+// sequence number just below SND.UNA, which the receiver must answer with
+// an ACK showing its current window; like Linux's, it needs no data. The
+// window may stay closed indefinitely (MUST-37): probing never gives up.
+func (c *Conn) probeWindow(now time.Time) {
+	c.rtt.backoff = min(c.rtt.backoff+1, 12)
+	c.transmit(&Segment{Seq: c.snd.una.Add(^uint32(0)), Flags: FlagACK})
+	c.persist = true
+	c.timers[timerRetransmit] = now.Add(c.rtt.current())
+}
