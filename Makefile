@@ -1,0 +1,43 @@
+# tinytcp — make up runs it, make test tests it.
+
+GO       ?= go
+BIN      := bin/tinytcp
+FUZZTIME ?= 4s
+# The fuzz targets `make test` runs briefly; `make fuzz-long` runs them longer.
+FUZZ_TARGETS := ip:FuzzParseIPv4 ip:FuzzParseICMP tcp:FuzzParseSegment tcp:FuzzParseOptions
+
+.PHONY: all build up test vet unit fuzz fuzz-long clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/tinytcp
+
+# Creating a TUN device needs root: sudo when we are not.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+up: build
+	$(SUDO) ./$(BIN) up $(ARGS)
+
+# Everything, with the race detector. End-to-end tests (tests/) need root:
+# they make their own network namespaces and TUN devices.
+test: vet unit fuzz
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 -timeout 8m ./...
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) ./$$pkg/ || exit 1; \
+	done
+
+fuzz-long:
+	$(MAKE) fuzz FUZZTIME=5m
+
+clean:
+	rm -rf bin

@@ -1,0 +1,234 @@
+package stack
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"tinytcp/tcp"
+)
+
+// Conn is a TCP connection of the stack. It implements net.Conn, plus
+// CloseWrite and CloseRead as *net.TCPConn does, so net/http and other
+// standard code can use it unchanged.
+type Conn struct {
+	s   *Stack
+	id  tcp.ID
+	tcb *tcp.Conn // guarded by s.mu
+
+	listener   *Listener // the listener that accepted it, nil for Dial
+	ephemeral  bool      // its local port was chosen by Dial
+	userClosed bool      // Close was called; guarded by s.mu
+
+	heapIndex int       // position in s.timers, -1 when absent
+	deadline  time.Time // the deadline it is filed under in s.timers
+
+	readable chan struct{} // signalled when the TCB changed; capacity 1
+	writable chan struct{} // signalled when the TCB changed; capacity 1
+	closed   chan struct{} // closed by Close
+	rd, wd   deadline
+	once     sync.Once
+}
+
+var _ net.Conn = (*Conn)(nil)
+
+func newConn(s *Stack, id tcp.ID) *Conn {
+	return &Conn{
+		s:         s,
+		id:        id,
+		heapIndex: -1,
+		readable:  make(chan struct{}, 1),
+		writable:  make(chan struct{}, 1),
+		closed:    make(chan struct{}),
+		rd:        makeDeadline(),
+		wd:        makeDeadline(),
+	}
+}
+
+// wake tells blocked Read, Write and Dial calls to look again.
+func (c *Conn) wake() {
+	for _, ch := range [...]chan struct{}{c.readable, c.writable} {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Read reads data received in order. It returns io.EOF once the peer has
+// closed its side and everything was read.
+func (c *Conn) Read(p []byte) (int, error) {
+	for {
+		if isClosed(c.rd.wait()) {
+			return 0, c.opError("read", os.ErrDeadlineExceeded)
+		}
+		c.s.mu.Lock()
+		if c.userClosed {
+			c.s.mu.Unlock()
+			return 0, c.opError("read", net.ErrClosed)
+		}
+		if len(p) == 0 {
+			c.s.mu.Unlock()
+			return 0, nil
+		}
+		if n := c.tcb.Read(p, c.s.now()); n > 0 {
+			c.s.settle(c)
+			c.s.unlock()
+			return n, nil
+		}
+		err := c.tcb.Err()
+		eof := c.tcb.ReadEOF()
+		c.s.mu.Unlock()
+		switch {
+		case err != nil:
+			return 0, c.opError("read", err)
+		case eof:
+			return 0, io.EOF
+		}
+		select {
+		case <-c.readable:
+		case <-c.rd.wait():
+		case <-c.closed:
+		}
+	}
+}
+
+// Write queues all of p for sending, blocking while the send buffer is
+// full.
+func (c *Conn) Write(p []byte) (int, error) {
+	total := 0
+	for {
+		if isClosed(c.wd.wait()) {
+			return total, c.opError("write", os.ErrDeadlineExceeded)
+		}
+		c.s.mu.Lock()
+		if c.userClosed {
+			c.s.mu.Unlock()
+			return total, c.opError("write", net.ErrClosed)
+		}
+		n, err := c.tcb.Write(p[total:], c.s.now())
+		total += n
+		c.s.settle(c)
+		c.s.unlock()
+		if err != nil {
+			return total, c.opError("write", err)
+		}
+		if total == len(p) {
+			return total, nil
+		}
+		select {
+		case <-c.writable:
+		case <-c.wd.wait():
+		case <-c.closed:
+		}
+	}
+}
+
+// Close closes the connection: a FIN follows the data already written, and
+// data that arrives afterwards resets the connection (as in Linux). The TCB
+// lives on in the stack until the close handshake completes.
+func (c *Conn) Close() error {
+	c.s.mu.Lock()
+	if c.userClosed {
+		c.s.mu.Unlock()
+		return c.opError("close", net.ErrClosed)
+	}
+	c.userClosed = true
+	now := c.s.now()
+	c.tcb.Close(now)
+	c.tcb.CloseRead(now)
+	c.s.settle(c)
+	c.s.unlock()
+	c.once.Do(func() { close(c.closed) })
+	return nil
+}
+
+// CloseWrite shuts down the sending side (a half-close): the peer reads EOF
+// while this side can still read.
+func (c *Conn) CloseWrite() error {
+	return c.shutdown(func(now time.Time) { c.tcb.Close(now) })
+}
+
+// CloseRead shuts down the receiving side.
+func (c *Conn) CloseRead() error {
+	return c.shutdown(func(now time.Time) { c.tcb.CloseRead(now) })
+}
+
+func (c *Conn) shutdown(f func(time.Time)) error {
+	c.s.mu.Lock()
+	if c.userClosed {
+		c.s.mu.Unlock()
+		return c.opError("shutdown", net.ErrClosed)
+	}
+	f(c.s.now())
+	c.s.settle(c)
+	c.s.unlock()
+	return nil
+}
+
+// Abort resets the connection at once (RFC 9293 §3.10.5 ABORT).
+func (c *Conn) Abort() {
+	c.s.mu.Lock()
+	c.tcb.Abort(c.s.now())
+	c.s.settle(c)
+	c.s.unlock()
+}
+
+// LocalAddr returns the stack's end of the connection.
+func (c *Conn) LocalAddr() net.Addr { return net.TCPAddrFromAddrPort(c.id.Local) }
+
+// RemoteAddr returns the peer's end of the connection.
+func (c *Conn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.id.Remote) }
+
+// SetDeadline sets both the read and the write deadline.
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.rd.set(t)
+	c.wd.set(t)
+	return nil
+}
+
+// SetReadDeadline sets the deadline for Read calls, present and future.
+func (c *Conn) SetReadDeadline(t time.Time) error { c.rd.set(t); return nil }
+
+// SetWriteDeadline sets the deadline for Write calls, present and future.
+func (c *Conn) SetWriteDeadline(t time.Time) error { c.wd.set(t); return nil }
+
+// Info returns a snapshot of the connection's TCB.
+func (c *Conn) Info() tcp.Info {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.tcb.Info()
+}
+
+// opError wraps err the way package net does, translating the TCP errors
+// to the errno values a kernel socket would report, so errors.Is(err,
+// syscall.ECONNRESET) works as with a kernel connection.
+func (c *Conn) opError(op string, err error) error {
+	if errors.Is(err, io.EOF) {
+		return err
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: errnoFor(op, err)}
+}
+
+func errnoFor(op string, err error) error {
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, tcp.ErrConnectionReset):
+		errno = syscall.ECONNRESET
+	case errors.Is(err, tcp.ErrConnectionRefused):
+		errno = syscall.ECONNREFUSED
+	case errors.Is(err, tcp.ErrTimeout):
+		errno = syscall.ETIMEDOUT
+	case errors.Is(err, tcp.ErrConnectionAborted):
+		errno = syscall.ECONNABORTED
+	case errors.Is(err, tcp.ErrClosing):
+		errno = syscall.EPIPE
+	default:
+		return err
+	}
+	return os.NewSyscallError(op, errno)
+}

@@ -1,0 +1,199 @@
+package stack
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+
+	"tinytcp/ip"
+	"tinytcp/tcp"
+)
+
+// Demultiplexing of arriving packets (RFC 1122 §3.3 for IP, RFC 9293 §3.10.7
+// for choosing the TCB): check the IPv4 header, keep only packets for our
+// address, answer ICMP echo, then find the connection by its 4-tuple, or a
+// listener by the destination port, or answer for a closed port.
+//
+// Left out: IP fragment reassembly (fragments are counted and dropped; the
+// kernel does path MTU discovery with DF set, so none arrive on a TUN link
+// in practice), IP options (accepted, ignored), ICMP errors for TCP
+// (counted; soft and hard errors come with the RFC 9293 issue).
+
+// deliver handles one packet from the device. Called with mu held.
+func (s *Stack) deliver(pkt []byte, now time.Time) {
+	s.Counters.inc("ip.PacketsReceived")
+	h, err := ip.ParseIPv4(pkt)
+	if err != nil {
+		s.Counters.inc("drop." + ip.DropReason(err))
+		s.Counters.inc("ip.MalformedPacketsReceived")
+		return
+	}
+	if h.Dst() != s.addr {
+		s.Counters.inc(dropNotForUs)
+		s.Counters.inc("ip.InvalidDestinationAddressesReceived")
+		return
+	}
+	if h.IsFragment() {
+		s.Counters.inc(dropFragment)
+		return
+	}
+	switch h.Protocol() {
+	case ip.ProtocolTCP:
+		s.deliverTCP(h, now)
+	case ip.ProtocolICMP:
+		s.deliverICMP(h)
+	default:
+		s.Counters.inc(dropUnknownProtocol)
+		s.sendICMPUnreachable(h, ip.CodeProtocolUnreachable)
+	}
+}
+
+// deliverICMP answers echo requests (RFC 792, RFC 1122 §3.2.2.6).
+func (s *Stack) deliverICMP(h ip.IPv4) {
+	m, err := ip.ParseICMP(h.Payload())
+	if err != nil {
+		s.Counters.inc("drop." + ip.DropReason(err))
+		return
+	}
+	if m.Type() != ip.TypeEchoRequest {
+		s.Counters.inc(dropICMPUnhandled)
+		return
+	}
+	s.Counters.inc("icmp.EchoRequestReceived")
+	if ip.HeaderMinLen+len(m) > s.mtu {
+		s.Counters.inc(dropOversized)
+		return
+	}
+	pkt := s.getBuf()
+	n := ip.EchoReply(pkt[ip.HeaderMinLen:], m)
+	if n == 0 {
+		s.putBuf(pkt)
+		return
+	}
+	s.finishIP(pkt, ip.ProtocolICMP, h.Src(), n)
+	s.Counters.inc("icmp.EchoReplySent")
+}
+
+// sendICMPUnreachable tells the sender its packet had nowhere to go.
+func (s *Stack) sendICMPUnreachable(h ip.IPv4, code uint8) {
+	pkt := s.getBuf()
+	n := ip.DestUnreachable(pkt[ip.HeaderMinLen:], code, 0, h)
+	if n == 0 {
+		s.putBuf(pkt)
+		return
+	}
+	s.finishIP(pkt, ip.ProtocolICMP, h.Src(), n)
+}
+
+// finishIP writes the IPv4 header in front of a payload of n bytes already
+// in pkt[20:] and queues the packet.
+func (s *Stack) finishIP(pkt []byte, proto uint8, dst netip.Addr, n int) {
+	s.ipID++
+	f := ip.IPv4Fields{
+		TotalLen:     uint16(ip.HeaderMinLen + n),
+		ID:           s.ipID,
+		DontFragment: true,
+		TTL:          ip.DefaultTTL,
+		Protocol:     proto,
+		Src:          s.addr,
+		Dst:          dst,
+	}
+	f.Encode(pkt)
+	s.queue(pkt[:ip.HeaderMinLen+n])
+}
+
+// deliverTCP checks a segment and hands it to its connection.
+func (s *Stack) deliverTCP(h ip.IPv4, now time.Time) {
+	b := h.Payload()
+	if ip.Fold(ip.Sum(b, ip.PseudoHeaderSum(h.Src(), h.Dst(), ip.ProtocolTCP, len(b)))) != 0 {
+		// MUST-3: a segment with a bad checksum is dropped.
+		s.Counters.inc(dropTCPChecksum)
+		s.Counters.inc("tcp.ChecksumErrors")
+		return
+	}
+	var seg tcp.Segment
+	if err := tcp.ParseSegment(b, &seg); err != nil {
+		if !errors.Is(err, tcp.ErrBadOption) {
+			s.Counters.inc(dropTCPMalformed)
+			s.Counters.inc("tcp.InvalidSegmentsReceived")
+			return
+		}
+		// MUST-7: an illegal option length does not crash anything. Like
+		// Linux, keep the options parsed before it and go on.
+		s.Counters.inc(dropTCPBadOption)
+	}
+	s.Counters.inc("tcp.ValidSegmentsReceived")
+	if seg.Flags.Has(tcp.FlagRST) {
+		s.Counters.inc("tcp.ResetsReceived")
+	}
+	id := tcp.ID{
+		Local:  netip.AddrPortFrom(h.Dst(), seg.DstPort),
+		Remote: netip.AddrPortFrom(h.Src(), seg.SrcPort),
+	}
+	s.traceSegment(dirIn, id.Remote, id.Local, &seg)
+
+	if c := s.conns[id]; c != nil {
+		if !s.reopensTimeWait(c, &seg) {
+			c.tcb.Input(&seg, now)
+			s.settle(c)
+			return
+		}
+	}
+	if l := s.listeners[seg.DstPort]; l != nil && !l.closed {
+		s.listenInput(l, id, &seg, now)
+		return
+	}
+	s.sendClosedReset(id, &seg)
+}
+
+// reopensTimeWait lets a new SYN take over a 4-tuple in TIME-WAIT when its
+// sequence number is beyond anything of the old connection (RFC 9293
+// §3.10.7.4 allows it, MAY-2; RFC 6191 refines it with timestamps, which
+// tinytcp does not send yet). The old TCB is dropped; the caller then
+// treats the SYN as a new connection.
+func (s *Stack) reopensTimeWait(c *Conn, seg *tcp.Segment) bool {
+	if c.tcb.State() != tcp.StateTimeWait || seg.Flags&(tcp.FlagSYN|tcp.FlagACK|tcp.FlagRST) != tcp.FlagSYN {
+		return false
+	}
+	if !seg.Seq.GreaterThan(c.tcb.Info().RcvNXT) {
+		return false
+	}
+	c.tcb.Abort(s.now())
+	s.settle(c)
+	return true
+}
+
+// sendClosedReset answers a segment for a port nobody listens on
+// (RFC 9293 §3.10.7.1).
+func (s *Stack) sendClosedReset(id tcp.ID, seg *tcp.Segment) {
+	rst, ok := tcp.ResetFor(seg)
+	if !ok {
+		return
+	}
+	s.Counters.inc("tcp.ResetsSent")
+	s.transmit(id, &rst)
+}
+
+// listenInput runs a segment for a listening port through a fresh TCB in
+// LISTEN (RFC 9293 §3.10.7.2). A SYN moves it to SYN-RECEIVED and it joins
+// the connection table; anything else leaves it in LISTEN and it is
+// forgotten.
+func (s *Stack) listenInput(l *Listener, id tcp.ID, seg *tcp.Segment, now time.Time) {
+	if seg.Flags&(tcp.FlagSYN|tcp.FlagACK|tcp.FlagRST) == tcp.FlagSYN && l.pending+len(l.queue) >= l.backlog {
+		// Like Linux, drop the SYN silently; the peer retries.
+		s.Counters.inc(dropListenOverflow)
+		return
+	}
+	c := newConn(s, id)
+	c.listener = l
+	c.tcb = tcp.Listen(s.cfg.TCP, s, id)
+	s.conns[id] = c
+	c.tcb.Input(seg, now)
+	if c.tcb.State() == tcp.StateListen {
+		delete(s.conns, id)
+		return
+	}
+	l.pending++
+	s.Counters.inc("tcp.PassiveConnectionOpenings")
+	s.settle(c)
+}

@@ -1,0 +1,84 @@
+package stack
+
+import (
+	"tinytcp/ip"
+	"tinytcp/tcp"
+)
+
+// The stack's side of tcp.Hooks: turning segments into packets, and acting
+// on state changes (accept queues, the connection table, waking waiters).
+
+// Transmit builds the packet for a segment of connection c and queues it.
+// Called by the TCB with mu held.
+func (s *Stack) Transmit(c *tcp.Conn, seg *tcp.Segment) {
+	if seg.Flags.Has(tcp.FlagRST) {
+		s.Counters.inc("tcp.ResetsSent")
+	}
+	s.transmit(c.ID(), seg)
+}
+
+// transmit serialises seg for the 4-tuple id: IPv4 header, TCP header and
+// options, payload, then the TCP checksum over the pseudo-header (MUST-2).
+func (s *Stack) transmit(id tcp.ID, seg *tcp.Segment) {
+	s.traceSegment(dirOut, id.Local, id.Remote, seg)
+	hl := seg.HeaderLen()
+	n := hl + len(seg.Payload)
+	if ip.HeaderMinLen+n > s.mtu {
+		// The TCB never builds a segment larger than the MSS it derived
+		// from this MTU; count it rather than crash if it ever did.
+		s.Counters.inc(dropOversized)
+		return
+	}
+	pkt := s.getBuf()
+	b := pkt[ip.HeaderMinLen : ip.HeaderMinLen+n]
+	seg.MarshalHeader(b)
+	copy(b[hl:], seg.Payload)
+	sum := ip.Sum(b, ip.PseudoHeaderSum(id.Local.Addr(), id.Remote.Addr(), ip.ProtocolTCP, n))
+	tcp.Header(b).SetChecksum(ip.Fold(sum))
+	s.finishIP(pkt, ip.ProtocolTCP, id.Remote.Addr(), n)
+	s.Counters.inc("tcp.SegmentsSent")
+}
+
+// StateChanged traces a transition and keeps the tables in step. Called by
+// the TCB with mu held.
+func (s *Stack) StateChanged(t *tcp.Conn, from, to tcp.State) {
+	s.traceState(t.ID(), from, to)
+	c := s.conns[t.ID()]
+	if c == nil || c.tcb != t {
+		return
+	}
+	// gVisor's CurrentEstablished counts ESTABLISHED and CLOSE-WAIT.
+	current := func(st tcp.State) bool { return st == tcp.StateEstablished || st == tcp.StateCloseWait }
+	switch {
+	case current(to) && !current(from):
+		s.Counters.inc("tcp.CurrentEstablished")
+	case current(from) && !current(to):
+		s.Counters.add("tcp.CurrentEstablished", ^uint64(0))
+	}
+	if current(from) && to == tcp.StateClosed {
+		s.Counters.inc("tcp.EstablishedResets")
+	}
+	if from == tcp.StateSynReceived && c.listener != nil {
+		c.listener.pending--
+		if to != tcp.StateClosed && !c.listener.closed {
+			c.listener.enqueue(c)
+		}
+	}
+}
+
+// settle is called after every call into a TCB: it removes a closed
+// connection from the table, reschedules its timer and wakes whoever waits
+// on it. Called with mu held.
+func (s *Stack) settle(c *Conn) {
+	if c.tcb.State() == tcp.StateClosed {
+		if s.conns[c.id] == c {
+			delete(s.conns, c.id)
+		}
+		if c.heapIndex >= 0 {
+			s.timersRemove(c)
+		}
+	} else {
+		s.schedule(c)
+	}
+	c.wake()
+}

@@ -1,0 +1,208 @@
+package stack
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"time"
+
+	"tinytcp/ip"
+	"tinytcp/tcp"
+	"tinytcp/tun"
+)
+
+// Config describes a Stack.
+type Config struct {
+	Device tun.Device   // the link; required
+	Addr   netip.Addr   // the stack's own IPv4 address; required
+	TCP    tcp.Config   // per-connection defaults; MSS defaults to the device MTU - 40, ISN to a fresh generator
+	Trace  io.Writer    // segment trace, one line per segment and state change; nil for none
+	Logger *slog.Logger // diagnostics; nil for slog.Default()
+	// Backlog bounds a listener's connections that are half-open or
+	// waiting for Accept; default 128.
+	Backlog int
+	// Now is the clock; nil for time.Now. Tests that need virtual time
+	// drive the tcp package directly instead.
+	Now func() time.Time
+}
+
+// DefaultBacklog is the listen backlog when Config.Backlog is zero.
+const DefaultBacklog = 128
+
+// ErrStackClosed is returned by calls on a stack that was closed.
+var ErrStackClosed = errors.New("stack: closed")
+
+// Stack is one IPv4 host with TCP on one device.
+type Stack struct {
+	cfg    Config
+	dev    tun.Device
+	addr   netip.Addr
+	logger *slog.Logger
+	now    func() time.Time
+	mtu    int
+
+	// Counters count packets, segments and drops.
+	Counters Counters
+
+	mu        sync.Mutex
+	conns     map[tcp.ID]*Conn
+	listeners map[uint16]*Listener
+	timers    timerHeap
+	closed    bool
+	ipID      uint16
+	rng       *rand.Rand
+	tracer    *tracer
+
+	txMu    sync.Mutex
+	txq     [][]byte // packets built under mu, waiting for the device
+	txBatch [][]byte // the batch being written, owned by the holder of txMu
+	bufPool sync.Pool
+
+	timerKick chan struct{}
+	done      chan struct{}
+	wg        sync.WaitGroup
+}
+
+// New starts a stack on cfg.Device. The stack owns the device from now on:
+// Close closes it.
+func New(cfg Config) (*Stack, error) {
+	if cfg.Device == nil {
+		return nil, errors.New("stack: no device")
+	}
+	if !cfg.Addr.Is4() {
+		return nil, fmt.Errorf("stack: address %v is not IPv4", cfg.Addr)
+	}
+	s := &Stack{
+		cfg:       cfg,
+		dev:       cfg.Device,
+		addr:      cfg.Addr,
+		logger:    cfg.Logger,
+		now:       cfg.Now,
+		mtu:       cfg.Device.MTU(),
+		conns:     make(map[tcp.ID]*Conn),
+		listeners: make(map[uint16]*Listener),
+		rng:       rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		timerKick: make(chan struct{}, 1),
+		done:      make(chan struct{}),
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.mtu < 576 {
+		return nil, fmt.Errorf("stack: MTU %d is below the IPv4 minimum of 576", s.mtu)
+	}
+	if s.cfg.Backlog <= 0 {
+		s.cfg.Backlog = DefaultBacklog
+	}
+	if s.cfg.TCP.MSS <= 0 {
+		s.cfg.TCP.MSS = s.mtu - ip.HeaderMinLen - tcp.HeaderMinLen
+	}
+	if s.cfg.TCP.ISN == nil {
+		s.cfg.TCP.ISN = tcp.NewISNGenerator()
+	}
+	if cfg.Trace != nil {
+		s.tracer = &tracer{w: cfg.Trace}
+	}
+	s.bufPool.New = func() any { b := make([]byte, s.mtu); return &b }
+	s.wg.Add(2)
+	go s.readLoop()
+	go s.timerLoop()
+	return s, nil
+}
+
+// Addr returns the stack's IPv4 address.
+func (s *Stack) Addr() netip.Addr { return s.addr }
+
+// Close aborts every connection (sending RSTs), closes every listener and
+// the device, and waits for the stack's goroutines to end.
+func (s *Stack) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	now := s.now()
+	for _, l := range s.listeners {
+		l.closeLocked(now)
+	}
+	for _, c := range s.conns {
+		c.tcb.Abort(now)
+		s.settle(c)
+	}
+	s.unlock()
+	close(s.done)
+	err := s.dev.Close()
+	s.wg.Wait()
+	return err
+}
+
+// readLoop feeds every packet from the device to the protocol.
+func (s *Stack) readLoop() {
+	defer s.wg.Done()
+	buf := make([]byte, max(s.mtu, 65535))
+	for {
+		n, err := s.dev.Read(buf)
+		if err != nil {
+			if !errors.Is(err, tun.ErrClosed) {
+				select {
+				case <-s.done:
+				default:
+					s.logger.Error("device read failed; stack stops receiving", "err", err)
+				}
+			}
+			return
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return
+		}
+		s.deliver(buf[:n], s.now())
+		s.unlock()
+	}
+}
+
+// unlock releases mu after handing queued packets to the device, keeping
+// their order (see the package comment).
+func (s *Stack) unlock() {
+	if len(s.txq) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	s.txMu.Lock()
+	s.txBatch = append(s.txBatch[:0], s.txq...)
+	clear(s.txq)
+	s.txq = s.txq[:0]
+	s.mu.Unlock()
+	for i, p := range s.txBatch {
+		if _, err := s.dev.Write(p); err != nil && !errors.Is(err, tun.ErrClosed) {
+			s.Counters.inc("ip.OutgoingPacketErrors")
+		}
+		s.putBuf(p)
+		s.txBatch[i] = nil
+	}
+	s.txMu.Unlock()
+}
+
+func (s *Stack) getBuf() []byte { return (*s.bufPool.Get().(*[]byte))[:s.mtu] }
+
+func (s *Stack) putBuf(b []byte) {
+	b = b[:cap(b)]
+	if len(b) == s.mtu {
+		s.bufPool.Put(&b)
+	}
+}
+
+// queue hands a finished packet to the flush in unlock. Called with mu held.
+func (s *Stack) queue(pkt []byte) {
+	s.txq = append(s.txq, pkt)
+	s.Counters.inc("ip.PacketsSent")
+}

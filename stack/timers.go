@@ -1,0 +1,95 @@
+package stack
+
+import (
+	"container/heap"
+	"time"
+)
+
+// One heap of connection deadlines for the whole stack and one goroutine
+// with one time.Timer that sleeps until the earliest of them.
+
+// timerHeap orders connections by their next deadline.
+type timerHeap []*Conn
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIndex = i
+	h[j].heapIndex = j
+}
+func (h *timerHeap) Push(x any) {
+	c := x.(*Conn)
+	c.heapIndex = len(*h)
+	*h = append(*h, c)
+}
+func (h *timerHeap) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	c.heapIndex = -1
+	return c
+}
+
+// schedule puts c in the heap at its TCB's next deadline, or takes it out
+// if it has none. Called with mu held.
+func (s *Stack) schedule(c *Conn) {
+	d := c.tcb.NextDeadline()
+	switch {
+	case d.IsZero() && c.heapIndex >= 0:
+		heap.Remove(&s.timers, c.heapIndex)
+	case d.IsZero():
+	case c.heapIndex >= 0:
+		if d.Equal(c.deadline) {
+			return
+		}
+		c.deadline = d
+		heap.Fix(&s.timers, c.heapIndex)
+	default:
+		c.deadline = d
+		heap.Push(&s.timers, c)
+	}
+	if c.heapIndex == 0 {
+		select {
+		case s.timerKick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// timerLoop fires connection timers as they fall due.
+func (s *Stack) timerLoop() {
+	defer s.wg.Done()
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+		case <-s.timerKick:
+		}
+		s.mu.Lock()
+		now := s.now()
+		for len(s.timers) > 0 && !s.timers[0].deadline.After(now) {
+			c := heap.Pop(&s.timers).(*Conn)
+			c.tcb.OnTimer(now)
+			s.settle(c)
+		}
+		wait := time.Hour
+		if len(s.timers) > 0 {
+			wait = s.timers[0].deadline.Sub(now)
+		}
+		s.unlock()
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+		t.Reset(wait)
+	}
+}
+
+func (s *Stack) timersRemove(c *Conn) { heap.Remove(&s.timers, c.heapIndex) }
