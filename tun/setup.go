@@ -50,7 +50,8 @@ type Config struct {
 	MTU    int          // default 1500
 }
 
-// The defaults Config's zero fields stand for.
+// The drivers Config.Driver names, and the values Config's zero fields
+// stand for.
 const (
 	DriverWireguard = "wireguard"
 	DriverWater     = "water"
@@ -74,6 +75,7 @@ func Open(cfg Config) (Device, error) {
 	return open(cfg, openOptions{})
 }
 
+// open is Open with the seams tests use.
 func open(cfg Config, o openOptions) (Device, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {

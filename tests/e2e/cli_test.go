@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -58,12 +59,12 @@ func TestMain(m *testing.M) {
 }
 
 // startUp runs `tinytcp up ARGS...` in ns and waits for its ready line.
-func startUp(t *testing.T, ns *netns.NS, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+func startUp(t *testing.T, ns *netns.NS, args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"up"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr bytes.Buffer
+	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	require.NoError(t, ns.Do(cmd.Start))
 	t.Cleanup(func() {
@@ -72,7 +73,7 @@ func startUp(t *testing.T, ns *netns.NS, args ...string) (*exec.Cmd, *bytes.Buff
 			cmd.Wait()
 		}
 	})
-	var out bytes.Buffer
+	var out syncBuffer
 	ready := make(chan error, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -93,6 +94,30 @@ func startUp(t *testing.T, ns *netns.NS, args ...string) (*exec.Cmd, *bytes.Buff
 		t.Fatalf("tinytcp up not ready after 30s; stderr: %s", stderr.String())
 	}
 	return cmd, &out, &stderr
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer goroutine and readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) WriteString(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.b.WriteString(s)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func inNS(t *testing.T, ns *netns.NS, name string, args ...string) []byte {
