@@ -179,10 +179,16 @@ func (s *Stack) sendClosedReset(id tcp.ID, seg *tcp.Segment) {
 // the connection table; anything else leaves it in LISTEN and it is
 // forgotten.
 func (s *Stack) listenInput(l *Listener, id tcp.ID, seg *tcp.Segment, now time.Time) {
-	if seg.Flags&(tcp.FlagSYN|tcp.FlagACK|tcp.FlagRST) == tcp.FlagSYN && l.pending+len(l.queue) >= l.backlog {
-		// Like Linux, drop the SYN silently; the peer retries.
-		s.Counters.inc(dropListenOverflow)
-		return
+	if seg.Flags&(tcp.FlagSYN|tcp.FlagACK|tcp.FlagRST) == tcp.FlagSYN {
+		switch {
+		case l.pending+len(l.queue) >= l.backlog:
+			// Like Linux, drop the SYN silently; the peer retries.
+			s.Counters.inc(dropListenOverflow)
+			return
+		case len(s.conns) >= s.cfg.MaxConnections:
+			s.Counters.inc(dropTableFull)
+			return
+		}
 	}
 	c := newConn(s, id)
 	c.listener = l

@@ -28,7 +28,7 @@ func (s *Stack) Dial(ctx context.Context, remote netip.AddrPort) (*Conn, error) 
 		return nil, ErrStackClosed
 	}
 	port, ok := s.pickPort(remote)
-	if !ok {
+	if !ok || len(s.conns) >= s.cfg.MaxConnections {
 		s.mu.Unlock()
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(remote), Err: syscall.EADDRNOTAVAIL}
 	}

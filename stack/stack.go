@@ -25,13 +25,20 @@ type Config struct {
 	// Backlog bounds a listener's connections that are half-open or
 	// waiting for Accept; default 128.
 	Backlog int
+	// MaxConnections bounds the connection table (every state, TIME-WAIT
+	// included); default 65536. A SYN beyond it is dropped and counted,
+	// and Dial fails.
+	MaxConnections int
 	// Now is the clock; nil for time.Now. Tests that need virtual time
 	// drive the tcp package directly instead.
 	Now func() time.Time
 }
 
-// DefaultBacklog is the listen backlog when Config.Backlog is zero.
-const DefaultBacklog = 128
+// Defaults of Config.
+const (
+	DefaultBacklog        = 128
+	DefaultMaxConnections = 65536
+)
 
 // ErrStackClosed is returned by calls on a stack that was closed.
 var ErrStackClosed = errors.New("stack: closed")
@@ -100,6 +107,9 @@ func New(cfg Config) (*Stack, error) {
 	}
 	if s.cfg.Backlog <= 0 {
 		s.cfg.Backlog = DefaultBacklog
+	}
+	if s.cfg.MaxConnections <= 0 {
+		s.cfg.MaxConnections = DefaultMaxConnections
 	}
 	if s.cfg.TCP.MSS <= 0 {
 		s.cfg.TCP.MSS = s.mtu - ip.HeaderMinLen - tcp.HeaderMinLen

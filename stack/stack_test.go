@@ -248,6 +248,18 @@ func buildTCP(t *testing.T, src, dst netip.AddrPort, seg tcp.Segment, corrupt bo
 	return pkt
 }
 
+// echoRequest builds an ICMP echo request from addrA to addrB.
+func echoRequest(data string) []byte {
+	req := append([]byte{8, 0, 0, 0, 0x12, 0x34, 0, 1}, data...)
+	cs := ip.Checksum(req)
+	req[2], req[3] = byte(cs>>8), byte(cs)
+	pkt := make([]byte, ip.HeaderMinLen+len(req))
+	f := ip.IPv4Fields{TotalLen: uint16(len(pkt)), TTL: 64, Protocol: ip.ProtocolICMP, Src: addrA, Dst: addrB}
+	f.Encode(pkt)
+	copy(pkt[ip.HeaderMinLen:], req)
+	return pkt
+}
+
 func readSegment(t *testing.T, dev tun.Device) (ip.IPv4, tcp.Segment) {
 	t.Helper()
 	buf := make([]byte, 2000)
@@ -293,14 +305,7 @@ func TestMalformedPacketsAreCountedNotFatal(t *testing.T) {
 	}
 	// Then an echo request, whose reply proves the stack is alive and has
 	// processed everything before it.
-	req := []byte{8, 0, 0, 0, 0x12, 0x34, 0, 1, 'p', 'i', 'n', 'g'}
-	cs := ip.Checksum(req)
-	req[2], req[3] = byte(cs>>8), byte(cs)
-	pkt := make([]byte, 20+len(req))
-	f := ip.IPv4Fields{TotalLen: uint16(len(pkt)), TTL: 64, Protocol: ip.ProtocolICMP, Src: addrA, Dst: addrB}
-	f.Encode(pkt)
-	copy(pkt[20:], req)
-	_, err := raw.Write(pkt)
+	_, err := raw.Write(echoRequest("ping"))
 	require.NoError(t, err)
 
 	buf := make([]byte, 2000)
@@ -357,4 +362,102 @@ func TestManySequentialConnections(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, uint64(200), a.Counters.Get("tcp.ActiveConnectionOpenings"))
 	assert.Equal(t, uint64(200), b.Counters.Get("tcp.PassiveConnectionOpenings"))
+}
+
+// lockedBuffer collects the trace, written by the stack's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func TestTraceShowsSegmentsAndTransitions(t *testing.T) {
+	da, db := tun.Pipe(1500)
+	var trace lockedBuffer
+	sa, err := stack.New(stack.Config{Device: da, Addr: addrA, Trace: &trace})
+	require.NoError(t, err)
+	defer sa.Close()
+	sb := newStack(t, db, addrB)
+	d, acc := connPair(t, sa, sb, 7)
+	_, err = d.Write([]byte("hello"))
+	require.NoError(t, err)
+	_, err = io.ReadFull(acc, make([]byte, 5))
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
+	_, err = io.ReadAll(acc)
+	require.NoError(t, err)
+	require.NoError(t, acc.Close())
+	require.NoError(t, sa.Close())
+
+	out := trace.String()
+	for _, want := range []string{
+		"CLOSED -> SYN-SENT",
+		"SYN-SENT -> ESTABLISHED",
+		"ESTABLISHED -> FIN-WAIT-1",
+		"Out IP 10.0.0.1.",
+		"> 10.0.0.2.7: Flags [S], seq ",
+		"In  IP 10.0.0.2.7 > 10.0.0.1.",
+		"Flags [S.]",
+		"options [mss 1460",
+		"length 5",
+	} {
+		assert.Contains(t, out, want)
+	}
+}
+
+func TestPacketsForOtherAddressesAreDropped(t *testing.T) {
+	s, raw := rawPeer(t)
+	other := netip.MustParseAddrPort("10.0.0.99:80")
+	_, err := raw.Write(buildTCP(t, netip.MustParseAddrPort("10.0.0.1:5555"), other, tcp.Segment{Seq: 1, Flags: tcp.FlagSYN}, false))
+	require.NoError(t, err)
+	// A SYN to a closed port of ours afterwards: its RST proves the first
+	// packet was processed (and answered with nothing).
+	_, err = raw.Write(buildTCP(t, netip.MustParseAddrPort("10.0.0.1:5555"), netip.AddrPortFrom(addrB, 1), tcp.Segment{Seq: 1, Flags: tcp.FlagSYN}, false))
+	require.NoError(t, err)
+	h, seg := readSegment(t, raw)
+	assert.Equal(t, addrB, h.Src())
+	assert.True(t, seg.Flags.Has(tcp.FlagRST))
+	assert.Equal(t, uint64(1), s.Counters.Get("drop.ip_not_for_us"))
+}
+
+func TestBacklogBoundsHalfOpenConnections(t *testing.T) {
+	da, raw := tun.Pipe(1500)
+	s, err := stack.New(stack.Config{Device: da, Addr: addrB, Backlog: 3})
+	require.NoError(t, err)
+	defer s.Close()
+	l, err := s.Listen(80)
+	require.NoError(t, err)
+	defer l.Close()
+	// Five SYNs from five ports, never completed: three SYN-ACKs, two
+	// counted drops.
+	for port := uint16(1000); port < 1005; port++ {
+		_, err := raw.Write(buildTCP(t, netip.AddrPortFrom(addrA, port), netip.AddrPortFrom(addrB, 80), tcp.Segment{Seq: 1, Flags: tcp.FlagSYN}, false))
+		require.NoError(t, err)
+	}
+	for i := 0; i < 3; i++ {
+		_, seg := readSegment(t, raw)
+		assert.Equal(t, tcp.FlagSYN|tcp.FlagACK, seg.Flags)
+	}
+	// A ping after them: its reply is the next packet, so no fourth SYN-ACK
+	// was sent.
+	_, err = raw.Write(echoRequest(""))
+	require.NoError(t, err)
+	buf := make([]byte, 2000)
+	n, err := raw.Read(buf)
+	require.NoError(t, err)
+	h, err := ip.ParseIPv4(buf[:n])
+	require.NoError(t, err)
+	assert.Equal(t, uint8(ip.ProtocolICMP), h.Protocol())
+	assert.Equal(t, uint64(2), s.Counters.Get("tcp.ListenOverflowSynDrop"))
 }

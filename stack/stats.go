@@ -27,6 +27,7 @@ const (
 	dropICMPUnhandled   = "drop.icmp_unhandled_type"
 	dropListenOverflow  = "tcp.ListenOverflowSynDrop"
 	dropOversized       = "drop.packet_oversized"
+	dropTableFull       = "drop.tcp_connection_table_full"
 )
 
 func (c *Counters) add(name string, n uint64) {

@@ -5,9 +5,8 @@ package tcp
 // the receive buffer holds what arrived in order and the application has not
 // yet read. Both are fixed-capacity rings, allocated on first use so an idle
 // connection costs no buffer memory.
-//
-// Not here yet: the out-of-order queue (segments beyond RCV.NXT are dropped
-// and re-requested by a duplicate ACK until the flow-control issue adds it).
+// Segments that arrive beyond RCV.NXT wait in the out-of-order queue of
+// reassembly.go.
 
 // ring is a byte ring buffer of fixed capacity. The zero value has capacity
 // zero; set size before the first write.

@@ -7,9 +7,7 @@ import "time"
 // reset.go, since a closed port has no TCB), then the numbered checks for
 // the synchronized states and SYN-RECEIVED.
 //
-// Deviations and omissions, each waiting for a later issue: segments that
-// arrive out of order are acknowledged and dropped rather than queued
-// (SHLD-31, flow-control issue); the security check (third step) does not
+// Deviations and omissions, each waiting for a later issue: the security check (third step) does not
 // apply to a TUN link; URG (sixth step) is ignored; data carried on a SYN is
 // not queued, so the peer sends it again.
 
@@ -253,14 +251,22 @@ func (c *Conn) inputSynchronized(seg *Segment, now time.Time) {
 	// Sixth, check the URG bit: urgent data comes with issue 4.
 
 	// Seventh, process the segment text.
+	fin := seg.Flags.Has(FlagFIN) && inOrder
 	if len(seg.Payload) > 0 {
-		if !c.inputText(seg, inOrder, now) {
+		more, textFIN := c.inputText(seg, inOrder, now)
+		if !more {
 			return
 		}
+		fin = textFIN
+	} else if seg.Flags.Has(FlagFIN) && !inOrder && c.state.canReceiveData() {
+		// A bare FIN beyond a gap: hold it with the data it follows.
+		c.ooo.hold(seg.Seq, nil, true, c.recvBuf.Free())
+		c.sendACK()
+		return
 	}
 
-	// Eighth, check the FIN bit.
-	if seg.Flags.Has(FlagFIN) && inOrder {
+	// Eighth, check the FIN bit (only once everything before it arrived).
+	if fin {
 		c.inputFIN(now)
 	}
 	c.output(now)
@@ -461,13 +467,14 @@ func (c *Conn) duplicateACK(seg *Segment, now time.Time) {
 }
 
 // inputText is the seventh step. It returns false when the segment is done
-// with.
-func (c *Conn) inputText(seg *Segment, inOrder bool, now time.Time) bool {
+// with, and whether a FIN is now in order (it rode on this segment, or on a
+// held one that this segment let through).
+func (c *Conn) inputText(seg *Segment, inOrder bool, now time.Time) (more, fin bool) {
 	if !c.state.canReceiveData() {
 		// CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: "This should not occur
 		// since a FIN has been received from the remote side. Ignore the
 		// segment text."
-		return true
+		return true, false
 	}
 	if c.readClosed {
 		// The application closed its reading half: nobody will ever read
@@ -475,26 +482,43 @@ func (c *Conn) inputText(seg *Segment, inOrder bool, now time.Time) bool {
 		// §2.17, as Linux does).
 		c.transmit(&Segment{Seq: c.snd.max, Flags: FlagRST})
 		c.fail(ErrConnectionReset)
-		return false
+		return false, false
 	}
 	if !inOrder {
-		// Out of order: not queued yet (SHLD-31 comes with issue 4). An
-		// immediate duplicate ACK tells the peer what is missing.
+		// Beyond RCV.NXT: hold it, and send an immediate duplicate ACK so
+		// the sender learns of the gap (RFC 5681 §4.2).
+		c.ooo.hold(seg.Seq, seg.Payload, seg.Flags.Has(FlagFIN), c.recvBuf.Free())
 		c.sendACK()
-		return false
+		return false, false
 	}
 	n := c.recvBuf.Write(seg.Payload)
 	c.rcv.nxt = c.rcv.nxt.Add(uint32(n))
+	fin = seg.Flags.Has(FlagFIN)
+	filled := false
+	for !fin {
+		data, heldFIN, ok := c.ooo.next(c.rcv.nxt)
+		if !ok {
+			break
+		}
+		filled = true
+		n := c.recvBuf.Write(data)
+		c.rcv.nxt = c.rcv.nxt.Add(uint32(n))
+		// Held data lies inside the window, which the buffer's free space
+		// always covers, so it fits; should it not, the sender resends the
+		// rest, and a FIN behind it waits for that.
+		fin = heldFIN && n == len(data)
+	}
 	c.rcv.wnd = uint32(c.recvBuf.Free())
 	// Delayed ACK (RFC 9293 §3.8.6.3): acknowledge at least every second
-	// segment, otherwise within DelayedACK (MUST-40, SHLD-19).
+	// segment, otherwise within DelayedACK (MUST-40, SHLD-19); at once when
+	// the segment filled a gap (RFC 5681 §4.2).
 	c.ackPending++
-	if c.ackPending >= 2 || seg.Flags.Has(FlagFIN) {
+	if c.ackPending >= 2 || filled || !c.ooo.empty() {
 		c.sendACK()
 	} else if c.timers[timerDelayedACK].IsZero() {
 		c.timers[timerDelayedACK] = now.Add(c.cfg.DelayedACK)
 	}
-	return true
+	return true, fin
 }
 
 // inputFIN is the eighth step: the peer has no more data.

@@ -160,8 +160,9 @@ type Conn struct {
 	iss Seq // initial send sequence number
 	irs Seq // initial receive sequence number
 
-	sendBuf ring // bytes from SND.UNA on: unacknowledged, then unsent
-	recvBuf ring // bytes received in order, not yet read
+	sendBuf ring     // bytes from SND.UNA on: unacknowledged, then unsent
+	recvBuf ring     // bytes received in order, not yet read
+	ooo     oooQueue // segments received beyond RCV.NXT
 
 	passive    bool // opened by a passive OPEN (for SYN-RECEIVED -> LISTEN on RST, MUST-11)
 	closeSent  bool // user called CLOSE: a FIN follows the buffered data
@@ -272,6 +273,7 @@ func (c *Conn) setState(s State) {
 		c.timers = [numTimers]time.Time{}
 		c.sendBuf = newRing(c.cfg.SendBufferSize)
 		c.recvBuf.release()
+		c.ooo = oooQueue{}
 	}
 	if c.hooks != nil {
 		c.hooks.StateChanged(c, from, s)
