@@ -461,3 +461,25 @@ func TestDataAfterCloseReadResets(t *testing.T) {
 	assert.Equal(t, StateClosed, p.client.State())
 	assert.ErrorIs(t, p.client.Err(), ErrConnectionReset)
 }
+
+func TestWindowUpdateOnlyWhenItMatters(t *testing.T) {
+	p := handshake(t, 1, 2)
+	_, err := p.client.Write(pattern(100), p.now)
+	require.NoError(t, err)
+	p.run()
+	sent := p.server.Stats.SegmentsSent
+	p.server.Read(make([]byte, 100), p.now)
+	assert.Equal(t, sent, p.server.Stats.SegmentsSent, "a wide-open window needs no update after a small read")
+
+	// Fill the window, then read: now the update is due.
+	_, err = p.client.Write(pattern(70_000), p.now)
+	require.NoError(t, err)
+	p.run()
+	if p.server.ackPending > 0 {
+		require.True(t, p.advance()) // the delayed ACK
+	}
+	require.Less(t, p.client.snd.wnd, uint32(DefaultMSS), "the window is (nearly) closed")
+	sent = p.server.Stats.SegmentsSent
+	p.server.Read(make([]byte, 32<<10), p.now)
+	assert.Equal(t, sent+1, p.server.Stats.SegmentsSent, "reading opened a closed window: one update")
+}

@@ -188,18 +188,35 @@ func (c *Conn) armRetransmit(now time.Time) {
 	}
 }
 
-// windowUpdate tells the peer about a window that reading has opened, once
-// it has grown by at least min(buffer/2, MSS) (receiver silly-window
-// avoidance, RFC 9293 §3.8.6.2.2).
+// windowUpdate tells the peer about a window that reading has opened. Like
+// Linux (and RFC 9293 §3.8.6.2.2's receiver silly-window avoidance), it
+// speaks up only when it matters: the window the peer knows of has fallen
+// to half the buffer or less, the new one is at least twice that, and it
+// has grown by at least min(buffer/2, MSS). Otherwise the next ACK carries
+// the new window anyway. A peer that cannot send even one segment hears at
+// once; otherwise the update waits for the delayed-ACK timer, so a reply
+// the application writes meanwhile carries it.
 func (c *Conn) windowUpdate(now time.Time) {
 	if !c.state.canReceiveData() {
 		return
 	}
-	free := uint32(c.recvBuf.Free())
-	edge := c.rcv.nxt.Add(free >> c.rcv.shift << c.rcv.shift)
-	threshold := min(uint32(c.cfg.RecvBufferSize)/2, uint32(c.cfg.MSS))
-	if edge.GreaterThan(c.rcv.adv) && edge.Sub(c.rcv.adv) >= threshold {
+	known := uint32(0)
+	if c.rcv.adv.GreaterThan(c.rcv.nxt) {
+		known = c.rcv.adv.Sub(c.rcv.nxt)
+	}
+	size := uint32(c.cfg.RecvBufferSize)
+	open := uint32(c.recvBuf.Free()) >> c.rcv.shift << c.rcv.shift
+	threshold := min(size/2, uint32(c.cfg.MSS))
+	if 2*known > size || open < 2*known || open-known < threshold {
+		return
+	}
+	if known < uint32(c.snd.mss) {
 		c.sendACK()
+		return
+	}
+	c.ackPending = max(c.ackPending, 1)
+	if c.timers[timerDelayedACK].IsZero() {
+		c.timers[timerDelayedACK] = now.Add(c.cfg.DelayedACK)
 	}
 }
 
