@@ -260,13 +260,20 @@ func echoRequest(data string) []byte {
 	return pkt
 }
 
-func readSegment(t *testing.T, dev tun.Device) (ip.IPv4, tcp.Segment) {
+// readPacket reads the next packet the stack sent and checks its header.
+func readPacket(t *testing.T, dev tun.Device) ip.IPv4 {
 	t.Helper()
 	buf := make([]byte, 2000)
 	n, err := dev.Read(buf)
 	require.NoError(t, err)
 	h, err := ip.ParseIPv4(buf[:n])
 	require.NoError(t, err)
+	return h
+}
+
+func readSegment(t *testing.T, dev tun.Device) (ip.IPv4, tcp.Segment) {
+	t.Helper()
+	h := readPacket(t, dev)
 	require.Equal(t, uint8(ip.ProtocolTCP), h.Protocol())
 	var seg tcp.Segment
 	require.NoError(t, tcp.ParseSegment(h.Payload(), &seg))
@@ -307,12 +314,7 @@ func TestMalformedPacketsAreCountedNotFatal(t *testing.T) {
 	// processed everything before it.
 	_, err := raw.Write(echoRequest("ping"))
 	require.NoError(t, err)
-
-	buf := make([]byte, 2000)
-	n, err := raw.Read(buf)
-	require.NoError(t, err)
-	h, err := ip.ParseIPv4(buf[:n])
-	require.NoError(t, err)
+	h := readPacket(t, raw)
 	assert.Equal(t, addrA, h.Dst())
 	m, err := ip.ParseICMP(h.Payload())
 	require.NoError(t, err)
@@ -453,11 +455,6 @@ func TestBacklogBoundsHalfOpenConnections(t *testing.T) {
 	// was sent.
 	_, err = raw.Write(echoRequest(""))
 	require.NoError(t, err)
-	buf := make([]byte, 2000)
-	n, err := raw.Read(buf)
-	require.NoError(t, err)
-	h, err := ip.ParseIPv4(buf[:n])
-	require.NoError(t, err)
-	assert.Equal(t, uint8(ip.ProtocolICMP), h.Protocol())
+	assert.Equal(t, uint8(ip.ProtocolICMP), readPacket(t, raw).Protocol())
 	assert.Equal(t, uint64(2), s.Counters.Get("tcp.ListenOverflowSynDrop"))
 }
