@@ -192,7 +192,7 @@ func (s *Stack) listenInput(l *Listener, id tcp.ID, seg *tcp.Segment, now time.T
 	}
 	c := newConn(s, id)
 	c.listener = l
-	c.tcb = tcp.Listen(s.cfg.TCP, s, id)
+	c.tcb = tcp.Listen(l.tcp, s, id)
 	s.conns[id] = c
 	c.tcb.Input(seg, now)
 	if c.tcb.State() == tcp.StateListen {

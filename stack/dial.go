@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"syscall"
 
 	"tinytcp/tcp"
 )
@@ -22,25 +21,10 @@ func (s *Stack) Dial(ctx context.Context, remote netip.AddrPort) (*Conn, error) 
 	if !remote.Addr().Is4() {
 		return nil, fmt.Errorf("stack: dial %v: only IPv4 is supported", remote)
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil, ErrStackClosed
+	c, err := s.Connect(remote, nil)
+	if err != nil {
+		return nil, err
 	}
-	port, ok := s.pickPort(remote)
-	if !ok || len(s.conns) >= s.cfg.MaxConnections {
-		s.mu.Unlock()
-		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(remote), Err: syscall.EADDRNOTAVAIL}
-	}
-	id := tcp.ID{Local: netip.AddrPortFrom(s.addr, port), Remote: remote}
-	c := newConn(s, id)
-	c.ephemeral = true
-	s.conns[id] = c
-	c.tcb = tcp.Dial(s.cfg.TCP, s, id, s.now())
-	s.Counters.inc("tcp.ActiveConnectionOpenings")
-	s.settle(c)
-	s.unlock()
-
 	for {
 		s.mu.Lock()
 		st, err := c.tcb.State(), c.tcb.Err()

@@ -17,6 +17,7 @@ type Listener struct {
 	s       *Stack
 	port    uint16
 	backlog int
+	tcp     tcp.Config // settings of the connections it accepts
 
 	// Guarded by s.mu.
 	pending int     // connections in SYN-RECEIVED
@@ -30,7 +31,11 @@ type Listener struct {
 var _ net.Listener = (*Listener)(nil)
 
 // Listen starts accepting connections to port on the stack's address.
-func (s *Stack) Listen(port uint16) (*Listener, error) {
+func (s *Stack) Listen(port uint16) (*Listener, error) { return s.ListenWith(port, 0, nil) }
+
+// ListenWith is Listen with a backlog (0 for Config.Backlog) and settings
+// for the accepted connections (nil for Config.TCP).
+func (s *Stack) ListenWith(port uint16, backlog int, cfg *tcp.Config) (*Listener, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -42,10 +47,21 @@ func (s *Stack) Listen(port uint16) (*Listener, error) {
 	if _, ok := s.listeners[port]; ok {
 		return nil, &net.OpError{Op: "listen", Net: "tcp", Addr: s.tcpAddr(port), Err: syscall.EADDRINUSE}
 	}
+	if backlog <= 0 {
+		backlog = s.cfg.Backlog
+	}
+	tcfg := s.cfg.TCP
+	if cfg != nil {
+		tcfg = *cfg
+		if tcfg.ISN == nil {
+			tcfg.ISN = s.cfg.TCP.ISN
+		}
+	}
 	l := &Listener{
 		s:       s,
 		port:    port,
-		backlog: s.cfg.Backlog,
+		backlog: backlog,
+		tcp:     tcfg,
 		notify:  make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}

@@ -29,9 +29,9 @@ type Config struct {
 	// included); default 65536. A SYN beyond it is dropped and counted,
 	// and Dial fails.
 	MaxConnections int
-	// Now is the clock; nil for time.Now. Tests that need virtual time
-	// drive the tcp package directly instead.
-	Now func() time.Time
+	// Clock is the time source; nil for the wall clock. With a
+	// *ManualClock the stack runs no timer goroutine.
+	Clock Clock
 }
 
 // Defaults of Config.
@@ -49,7 +49,7 @@ type Stack struct {
 	dev    tun.Device
 	addr   netip.Addr
 	logger *slog.Logger
-	now    func() time.Time
+	clock  Clock
 	mtu    int
 
 	// Counters count packets, segments and drops.
@@ -88,7 +88,7 @@ func New(cfg Config) (*Stack, error) {
 		dev:       cfg.Device,
 		addr:      cfg.Addr,
 		logger:    cfg.Logger,
-		now:       cfg.Now,
+		clock:     cfg.Clock,
 		mtu:       cfg.Device.MTU(),
 		conns:     make(map[tcp.ID]*Conn),
 		listeners: make(map[uint16]*Listener),
@@ -99,8 +99,8 @@ func New(cfg Config) (*Stack, error) {
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
-	if s.now == nil {
-		s.now = time.Now
+	if s.clock == nil {
+		s.clock = wallClock{}
 	}
 	if s.mtu < 576 {
 		return nil, fmt.Errorf("stack: MTU %d is below the IPv4 minimum of 576", s.mtu)
@@ -121,9 +121,14 @@ func New(cfg Config) (*Stack, error) {
 		s.tracer = &tracer{w: cfg.Trace}
 	}
 	s.bufPool.New = func() any { b := make([]byte, s.mtu); return &b }
-	s.wg.Add(2)
+	s.wg.Add(1)
 	go s.readLoop()
-	go s.timerLoop()
+	if mc, ok := s.clock.(*ManualClock); ok {
+		mc.attach(s)
+	} else {
+		s.wg.Add(1)
+		go s.timerLoop()
+	}
 	return s, nil
 }
 
@@ -209,6 +214,23 @@ func (s *Stack) putBuf(b []byte) {
 	if len(b) == s.mtu {
 		s.bufPool.Put(&b)
 	}
+}
+
+// now reads the stack's clock.
+func (s *Stack) now() time.Time { return s.clock.Now() }
+
+// Inject hands the stack a packet as if it had been read from the device,
+// and returns once the stack has processed it (and written any reply to
+// the device). The conformance harness uses it to drive a stack in
+// lockstep; everything else lets the device deliver.
+func (s *Stack) Inject(pkt []byte) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.deliver(pkt, s.now())
+	s.unlock()
 }
 
 // queue hands a finished packet to the flush in unlock. Called with mu held.

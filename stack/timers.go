@@ -58,7 +58,9 @@ func (s *Stack) schedule(c *Conn) {
 	}
 }
 
-// timerLoop fires connection timers as they fall due.
+// timerLoop fires connection timers as they fall due, on the wall clock.
+// (A stack on a ManualClock has no timer goroutine: the clock's Advance
+// calls fireTimers.)
 func (s *Stack) timerLoop() {
 	defer s.wg.Done()
 	t := time.NewTimer(time.Hour)
@@ -70,26 +72,41 @@ func (s *Stack) timerLoop() {
 		case <-t.C:
 		case <-s.timerKick:
 		}
-		s.mu.Lock()
-		now := s.now()
-		for len(s.timers) > 0 && !s.timers[0].deadline.After(now) {
-			c := heap.Pop(&s.timers).(*Conn)
-			c.tcb.OnTimer(now)
-			s.settle(c)
-		}
+		next := s.fireTimers(s.now())
 		wait := time.Hour
-		if len(s.timers) > 0 {
-			wait = s.timers[0].deadline.Sub(now)
-		}
-		s.unlock()
-		if !t.Stop() {
-			select {
-			case <-t.C:
-			default:
-			}
+		if !next.IsZero() {
+			wait = next.Sub(s.now())
 		}
 		t.Reset(wait)
 	}
+}
+
+// fireTimers runs every connection timer due at now and returns the next
+// deadline, or the zero time if none is pending.
+func (s *Stack) fireTimers(now time.Time) time.Time {
+	s.mu.Lock()
+	for len(s.timers) > 0 && !s.timers[0].deadline.After(now) {
+		c := heap.Pop(&s.timers).(*Conn)
+		c.tcb.OnTimer(now)
+		s.settle(c)
+	}
+	var next time.Time
+	if len(s.timers) > 0 {
+		next = s.timers[0].deadline
+	}
+	s.unlock()
+	return next
+}
+
+// nextDeadline returns the earliest pending timer deadline, or the zero
+// time.
+func (s *Stack) nextDeadline() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.timers) == 0 {
+		return time.Time{}
+	}
+	return s.timers[0].deadline
 }
 
 func (s *Stack) timersRemove(c *Conn) { heap.Remove(&s.timers, c.heapIndex) }
