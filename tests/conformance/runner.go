@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -394,7 +395,14 @@ func (r *runner) inject(st *Step) error {
 		seg.Payload[i] = byte((first + uint32(i)) % 251)
 	}
 	_, bad := st.KV["badsum"]
-	pkt := buildPacket(&seg, bad)
+	var raw []byte
+	if v, ok := st.KV["rawopts"]; ok {
+		if raw, err = hex.DecodeString(v); err != nil || len(raw)%4 != 0 {
+			return fmt.Errorf("rawopts=%q: want hex, a multiple of 4 bytes", v)
+		}
+		seg.Options = tcp.Options{}
+	}
+	pkt := buildPacket(&seg, raw, bad)
 	r.trace = append(r.trace, fmt.Sprintf("%s < %s", fmtTime(r.inst.Now()), r.describe(&seg)))
 	if err := r.inst.Inject(pkt); err != nil {
 		return err
@@ -451,13 +459,16 @@ func injectOptions(st *Step, o *tcp.Options) error {
 	return nil
 }
 
-// buildPacket makes the IPv4 packet for a segment from the peer.
-func buildPacket(seg *tcp.Segment, badSum bool) []byte {
-	hl := seg.HeaderLen()
+// buildPacket makes the IPv4 packet for a segment from the peer. rawOpts,
+// if any, replace the options with bytes as given (for malformed ones).
+func buildPacket(seg *tcp.Segment, rawOpts []byte, badSum bool) []byte {
+	hl := seg.HeaderLen() + len(rawOpts)
 	n := hl + len(seg.Payload)
 	pkt := make([]byte, ip.HeaderMinLen+n)
 	b := pkt[ip.HeaderMinLen:]
 	seg.MarshalHeader(b)
+	copy(b[tcp.HeaderMinLen:], rawOpts)
+	b[12] = byte(hl/4) << 4
 	copy(b[hl:], seg.Payload)
 	sum := ip.Fold(ip.Sum(b, ip.PseudoHeaderSum(PeerAddr, StackAddr, ip.ProtocolTCP, n)))
 	if badSum {
