@@ -17,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
@@ -86,6 +87,13 @@ func namespaceReferences(t *testing.T, ino uint64) []string {
 		}
 	}
 	return refs
+}
+
+// congestionControl is the congestion control algorithm of a socket.
+func congestionControl(t *testing.T, s Socket) string {
+	name, err := unix.GetsockoptString(s.(*linuxSocket).fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION)
+	require.NoError(t, err)
+	return name
 }
 
 // inject sends seg from PeerAddr to the kernel.
@@ -183,6 +191,8 @@ func TestLinuxPassiveOpen(t *testing.T) {
 	require.Equal(t, tcp.FlagSYN|tcp.FlagACK, synAck.Flags, "got %v, want SYN-ACK", synAck.Flags)
 	assert.Equal(t, tcp.Seq(kernelPeerISN+1), synAck.Ack)
 	assert.Equal(t, uint16(1460), synAck.Options.MSS, "MSS option of the SYN-ACK")
+	assert.True(t, synAck.Options.HasWindowScale, "window scale option of the SYN-ACK")
+	assert.Equal(t, uint8(7), synAck.Options.WindowScale, "the scale tcp_rmem's default maximum of 6 MiB gives")
 	assert.Equal(t, "LISTEN", l.State())
 	_, err := l.Accept()
 	require.ErrorIs(t, err, ErrWouldBlock, "a connection before the handshake completed")
@@ -193,6 +203,7 @@ func TestLinuxPassiveOpen(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "ESTABLISHED", s.State())
 	assert.Equal(t, uint16(80), s.LocalPort())
+	assert.Equal(t, kernelCongestionControl, congestionControl(t, s), "inherited from the listener")
 
 	p.inject(c.segment(tcp.FlagACK|tcp.FlagPSH, []byte("hello")))
 	buf := make([]byte, 16)
@@ -211,16 +222,39 @@ func TestLinuxPassiveOpen(t *testing.T) {
 	assert.Equal(t, c.peerNx.Add(5), data.Ack)
 }
 
-// TestLinuxClosedPortResets checks RFC 9293 §3.10.7.1: a SYN to a port
-// nobody listens on draws <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+// TestLinuxClosedPortResets checks RFC 9293 §3.10.7.1: a segment to a port
+// nobody listens on draws a RST, <SEQ=SEG.ACK><CTL=RST> if it has an ACK,
+// and <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> if not.
 func TestLinuxClosedPortResets(t *testing.T) {
-	p := startKernel(t)
-	p.inject(tcp.Segment{SrcPort: kernelPeerPort, DstPort: 81, Seq: 5000, Flags: tcp.FlagSYN, Window: 65535})
-	rst, _ := p.next(kernelWait)
-	assert.Equal(t, tcp.FlagRST|tcp.FlagACK, rst.Flags, "got %v, want RST,ACK", rst.Flags)
-	assert.Equal(t, tcp.Seq(0), rst.Seq)
-	assert.Equal(t, tcp.Seq(5001), rst.Ack)
-	assert.Equal(t, uint16(81), rst.SrcPort)
+	tests := []struct {
+		name    string
+		seg     tcp.Segment
+		want    tcp.Flags
+		seq     tcp.Seq
+		ack     tcp.Seq
+		payload []byte
+	}{
+		{"SYN", tcp.Segment{Seq: 5000, Flags: tcp.FlagSYN}, tcp.FlagRST | tcp.FlagACK, 0, 5001, nil},
+		{"SYN with data", tcp.Segment{Seq: 5000, Flags: tcp.FlagSYN}, tcp.FlagRST | tcp.FlagACK, 0, 5004, []byte("abc")},
+		{"ACK", tcp.Segment{Seq: 5000, Ack: 7000, Flags: tcp.FlagACK}, tcp.FlagRST, 7000, 0, nil},
+		{"FIN,ACK", tcp.Segment{Seq: 5000, Ack: 7000, Flags: tcp.FlagFIN | tcp.FlagACK}, tcp.FlagRST, 7000, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := startKernel(t)
+			seg := tt.seg
+			seg.SrcPort, seg.DstPort, seg.Window, seg.Payload = kernelPeerPort, 81, 65535, tt.payload
+			p.inject(seg)
+			rst, _ := p.next(kernelWait)
+			assert.Equal(t, tt.want, rst.Flags, "got %v, want %v", rst.Flags, tt.want)
+			assert.Equal(t, tt.seq, rst.Seq)
+			if tt.want.Has(tcp.FlagACK) {
+				assert.Equal(t, tt.ack, rst.Ack)
+			}
+			assert.Equal(t, uint16(81), rst.SrcPort)
+			assert.Equal(t, uint16(kernelPeerPort), rst.DstPort)
+		})
+	}
 }
 
 // TestLinuxSYNRetransmission checks the active open and the initial RTO of
@@ -235,6 +269,7 @@ func TestLinuxSYNRetransmission(t *testing.T) {
 	assert.Equal(t, s.LocalPort(), syn.SrcPort)
 	assert.NotZero(t, syn.Options.MSS)
 	assert.Equal(t, "SYN-SENT", s.State())
+	assert.Equal(t, kernelCongestionControl, congestionControl(t, s))
 
 	again, second := p.next(3 * time.Second)
 	require.Equal(t, tcp.FlagSYN, again.Flags, "got %v, want the SYN again", again.Flags)
@@ -244,8 +279,9 @@ func TestLinuxSYNRetransmission(t *testing.T) {
 }
 
 // TestLinuxResetInEstablished checks RFC 9293 §3.10.7.4 and RFC 5961 §3.2:
-// a RST whose sequence number is exactly rcv.nxt resets the connection, and
-// both Read and Err report it, whichever is asked first.
+// a RST whose sequence number is exactly rcv.nxt resets the connection;
+// Read and Err both report it, whichever is asked first, and a later Write
+// fails with a broken pipe.
 func TestLinuxResetInEstablished(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -267,33 +303,47 @@ func TestLinuxResetInEstablished(t *testing.T) {
 			assert.ErrorIs(t, err, ErrReset, "Read after the peer's RST")
 			assert.ErrorIs(t, c.sock.Err(), ErrReset)
 			assert.Equal(t, "CLOSED", c.sock.State())
+			_, err = c.sock.Write([]byte("x"))
+			assert.ErrorIs(t, err, ErrPipe, "Write once the reset was reported (EPIPE, no SIGPIPE)")
 		})
 	}
 }
 
-// TestLinuxActiveClose follows RFC 9293 Figure 5's active close from the
-// kernel's side, and the states it goes through after close(2), which only
-// sock_diag can see: FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT.
+// TestLinuxActiveClose follows RFC 9293 Figure 12's active close from the
+// kernel's side, through the states only sock_diag can see once the kernel
+// has let go of the socket: after close(2), every state after ESTABLISHED;
+// after shutdown(SHUT_WR), TIME-WAIT, which replaces the socket with an entry
+// of its own.
 func TestLinuxActiveClose(t *testing.T) {
-	p := startKernel(t)
-	c := p.established()
-	require.NoError(t, c.sock.Close())
-	fin := p.nextData()
-	require.Equal(t, tcp.FlagFIN|tcp.FlagACK, fin.Flags, "got %v, want FIN,ACK", fin.Flags)
-	assert.Equal(t, c.kernelNx, fin.Seq)
-	assert.Equal(t, c.peerNx, fin.Ack)
-	assert.Equal(t, "FIN-WAIT-1", c.sock.State())
-	require.ErrorIs(t, c.sock.Close(), ErrClosed)
+	tests := []struct {
+		name  string
+		close func(Socket) error
+	}{
+		{"close", Socket.Close},
+		{"shutdown-write", Socket.ShutdownWrite},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := startKernel(t)
+			c := p.established()
+			require.NoError(t, tt.close(c.sock))
+			fin := p.nextData()
+			require.Equal(t, tcp.FlagFIN|tcp.FlagACK, fin.Flags, "got %v, want FIN,ACK", fin.Flags)
+			assert.Equal(t, c.kernelNx, fin.Seq)
+			assert.Equal(t, c.peerNx, fin.Ack)
+			assert.Equal(t, "FIN-WAIT-1", c.sock.State())
 
-	c.kernelNx = c.kernelNx.Add(1)
-	p.inject(c.segment(tcp.FlagACK, nil))
-	assert.Equal(t, "FIN-WAIT-2", c.sock.State())
+			c.kernelNx = c.kernelNx.Add(1)
+			p.inject(c.segment(tcp.FlagACK, nil))
+			assert.Equal(t, "FIN-WAIT-2", c.sock.State())
 
-	p.inject(c.segment(tcp.FlagFIN|tcp.FlagACK, nil))
-	ack, _ := p.next(kernelWait)
-	assert.Equal(t, tcp.FlagACK, ack.Flags, "got %v, want the ACK of our FIN", ack.Flags)
-	assert.Equal(t, c.peerNx.Add(1), ack.Ack)
-	assert.Equal(t, "TIME-WAIT", c.sock.State())
+			p.inject(c.segment(tcp.FlagFIN|tcp.FlagACK, nil))
+			ack, _ := p.next(kernelWait)
+			assert.Equal(t, tcp.FlagACK, ack.Flags, "got %v, want the ACK of the FIN", ack.Flags)
+			assert.Equal(t, c.peerNx.Add(1), ack.Ack)
+			assert.Equal(t, "TIME-WAIT", c.sock.State())
+		})
+	}
 }
 
 // TestLinuxQuietLink checks that a fresh instance sends nothing on its own:
@@ -306,10 +356,23 @@ func TestLinuxQuietLink(t *testing.T) {
 	assert.Zero(t, p.inst.dropped.Load(), "packets the reader left out")
 }
 
-// TestLinuxSysctls checks that every setting of kernelSettings took effect
-// inside the namespace.
-func TestLinuxSysctls(t *testing.T) {
+// TestLinuxSettings checks that every setting of kernelSettings took effect
+// inside the namespace, and that cf0 has the pinned qdisc.
+func TestLinuxSettings(t *testing.T) {
 	p := startKernel(t)
+	var qdiscs []netlink.Qdisc
+	require.NoError(t, onThread(func() error {
+		err := vnetns.Set(p.inst.ns)
+		if err == nil {
+			var link netlink.Link
+			if link, err = netlink.LinkByName(linuxDevice); err == nil {
+				qdiscs, err = netlink.QdiscList(link)
+			}
+		}
+		return err
+	}))
+	require.Len(t, qdiscs, 1)
+	assert.Equal(t, kernelQdisc, qdiscs[0].Type())
 	for _, s := range kernelSettings {
 		t.Run(s.key, func(t *testing.T) {
 			var got []byte
@@ -325,7 +388,21 @@ func TestLinuxSysctls(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, strings.Fields(s.value), strings.Fields(string(got)))
+			assert.Equal(t, settingFields(s.value), settingFields(string(got)))
 		})
 	}
+}
+
+// settingFields splits a sysctl value into its fields, written the way
+// Start writes them: without the commas and leading zeros the kernel puts
+// in a CPU mask on a machine with many CPUs ("00000000,00000000").
+func settingFields(v string) []string {
+	fields := strings.Fields(v)
+	for i, f := range fields {
+		if f = strings.TrimLeft(strings.ReplaceAll(f, ",", ""), "0"); f == "" {
+			f = "0"
+		}
+		fields[i] = f
+	}
+	return fields
 }

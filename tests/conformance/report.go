@@ -157,8 +157,14 @@ func PrintRequirements(w io.Writer, reqs []Requirement) {
 	counts := map[string]int{}
 	for _, r := range reqs {
 		ev := r.Evidence
-		if len(r.Scenarios) > 0 {
-			ev = "scenarios " + strings.Join(r.Scenarios, ", ") + "; " + ev
+		var extra []string
+		for _, sc := range r.Scenarios {
+			if !strings.Contains(ev, sc) {
+				extra = append(extra, sc)
+			}
+		}
+		if len(extra) > 0 {
+			ev = "scenarios " + strings.Join(extra, ", ") + "; " + ev
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Label, r.Status, r.Text, ev)
 		counts[r.Status]++

@@ -539,8 +539,12 @@ func (r *runner) expect(st *Step) error {
 	gap := at - r.last
 	r.last = at
 	var problems []string
-	if seg.Flags != st.Flags {
-		problems = append(problems, fmt.Sprintf("flags %s, want %s", flagString(seg.Flags), flagString(st.Flags)))
+	if seg.Flags&^st.Maybe != st.Flags {
+		want := flagString(st.Flags)
+		if st.Maybe != 0 {
+			want += " (and maybe " + flagString(st.Maybe) + ")"
+		}
+		problems = append(problems, fmt.Sprintf("flags %s, want %s", flagString(seg.Flags), want))
 	}
 	if want, ok, err := seqField(st, "seq", r.stackISS, r.issKnown); err != nil {
 		return err

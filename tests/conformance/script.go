@@ -50,7 +50,9 @@ import (
 //	expect FLAGS [seq=N] [ack=N] [win=N] [len=N] [opts=LIST] [within=D] [after=D] [tol=D]
 //	expect-none [for=D]
 //
-// FLAGS are SYN, ACK, FIN, RST, PSH, URG joined by commas, or "none". In
+// FLAGS are SYN, ACK, FIN, RST, PSH, URG joined by commas, or "none"; in
+// expect, a flag with "?" (PSH?) may be present or not (RFC 9293 §3.9.1
+// leaves PSH to the sender's judgement, and stacks judge differently). In
 // expect, seq/ack/win/len/opts are compared only when given; opts lists
 // exactly the options present (mss, wscale, sackok, ts, sack; "-" for
 // none); after=D checks the gap since the previous event, within tol
@@ -73,6 +75,7 @@ type Step struct {
 	Line  int
 	Cmd   string
 	Flags tcp.Flags         // inject, expect
+	Maybe tcp.Flags         // expect: flags that may be present or not
 	Args  []string          // positional arguments
 	KV    map[string]string // key=value arguments; bare words are key=""
 	Text  string            // the line as written, for messages
@@ -176,8 +179,11 @@ func parseStep(line string) (Step, error) {
 		if len(rest) == 0 {
 			return st, fmt.Errorf("%s needs flags", st.Cmd)
 		}
-		if st.Flags, err = parseFlags(rest[0]); err != nil {
+		if st.Flags, st.Maybe, err = parseFlags(rest[0]); err != nil {
 			return st, err
+		}
+		if st.Maybe != 0 && st.Cmd == "inject" {
+			return st, fmt.Errorf("optional flags (?) only make sense in expect")
 		}
 		rest = rest[1:]
 	}
@@ -230,19 +236,23 @@ var flagNames = map[string]tcp.Flags{
 	"PSH": tcp.FlagPSH, "URG": tcp.FlagURG, "ECE": tcp.FlagECE, "CWR": tcp.FlagCWR,
 }
 
-func parseFlags(s string) (tcp.Flags, error) {
+func parseFlags(s string) (must, maybe tcp.Flags, err error) {
 	if s == "none" {
-		return 0, nil
+		return 0, 0, nil
 	}
-	var f tcp.Flags
 	for _, name := range strings.Split(s, ",") {
-		b, ok := flagNames[name]
+		optional := strings.HasSuffix(name, "?")
+		b, ok := flagNames[strings.TrimSuffix(name, "?")]
 		if !ok {
-			return 0, fmt.Errorf("unknown flag %q in %q", name, s)
+			return 0, 0, fmt.Errorf("unknown flag %q in %q", name, s)
 		}
-		f |= b
+		if optional {
+			maybe |= b
+		} else {
+			must |= b
+		}
 	}
-	return f, nil
+	return must, maybe, nil
 }
 
 // flagString spells flags the way scenarios do: "SYN,ACK".
