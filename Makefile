@@ -8,7 +8,7 @@ FUZZTIME ?= 20000x
 # The fuzz targets `make test` runs briefly; `make fuzz-long` runs them longer.
 FUZZ_TARGETS := ip:FuzzParseIPv4 ip:FuzzParseICMP tcp:FuzzParseSegment tcp:FuzzParseOptions
 
-.PHONY: all build up test vet unit fuzz fuzz-long clean
+.PHONY: all build up test vet unit fuzz fuzz-long conformance clean
 
 all: build
 
@@ -40,6 +40,13 @@ fuzz:
 
 fuzz-long:
 	$(MAKE) fuzz FUZZTIME=5m
+
+# Every scenario on tinytcp, gVisor and the Linux kernel, then the RFC 9293
+# requirement table and a summary line. Needs root (the Linux backend makes
+# a network namespace and a TUN device).
+conformance:
+	$(GO) test -c -o bin/conformance.test ./tests/conformance
+	cd tests/conformance && ../../bin/conformance.test -test.run '^TestConformance$$' -report
 
 clean:
 	rm -rf bin
