@@ -203,10 +203,29 @@ func (c *Conn) trim(seg *Segment) {
 func (c *Conn) inputSynchronized(seg *Segment, now time.Time) {
 	c.rcv.wnd = uint32(c.recvBuf.Free())
 
+	if seg.Flags&(FlagACK|FlagRST|FlagSYN) == 0 && c.state != StateSynReceived && c.state != StateTimeWait {
+		// Neither ACK, RST nor SYN on a synchronized connection: the
+		// fifth step drops it whatever happens, and Linux drops it before
+		// the first step, so an unacceptable one draws no ACK either.
+		// (In SYN-RECEIVED and TIME-WAIT Linux answers such a segment
+		// outside the window with an ACK, as the first step says, and so
+		// does tinytcp.)
+		return
+	}
 	if c.state == StateSynReceived && seg.Flags.Has(FlagSYN) && seg.Seq == c.irs {
 		if !c.synAgain(seg, now) {
 			return
 		}
+	}
+	if c.state == StateSynReceived && seg.Flags&(FlagACK|FlagRST) == FlagACK &&
+		(!seg.Ack.GreaterThan(c.snd.una) || seg.Ack.GreaterThan(c.snd.max)) {
+		// An ACK that does not acknowledge our SYN gets the reset of the
+		// fifth step, <SEQ=SEG.ACK><CTL=RST>, whatever its sequence
+		// number: Linux and gVisor check the ACK of a half-open
+		// connection first, so a stray segment of an old connection is
+		// told at once that this one is not it.
+		c.sendResetFor(seg)
+		return
 	}
 
 	// First, check the sequence number.
@@ -513,9 +532,12 @@ func (c *Conn) inputText(seg *Segment, inOrder bool, now time.Time) (more, fin b
 	// segment, otherwise within DelayedACK (MUST-40, SHLD-19); at once when
 	// the segment filled a gap (RFC 5681 §4.2).
 	c.ackPending++
-	if c.ackPending >= 2 || filled || !c.ooo.empty() {
+	switch {
+	case fin:
+		// The eighth step acknowledges the FIN, and the data with it.
+	case c.ackPending >= 2 || filled || !c.ooo.empty():
 		c.sendACK()
-	} else if c.timers[timerDelayedACK].IsZero() {
+	case c.timers[timerDelayedACK].IsZero():
 		c.timers[timerDelayedACK] = now.Add(c.cfg.DelayedACK)
 	}
 	return true, fin
