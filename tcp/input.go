@@ -254,6 +254,18 @@ func (c *Conn) inputSynchronized(seg *Segment, now time.Time) {
 	// the sequence number, TCP endpoints MUST send a 'challenge ACK'"
 	// (RFC 5961 §4).
 	if seg.Flags.Has(FlagSYN) {
+		if c.state == StateSynReceived && c.passive {
+			// "If the connection was initiated with a passive OPEN, then
+			// return this connection to the LISTEN state and return." A
+			// SYN other than the retransmitted one (synAgain) means the
+			// peer started over; like Linux and gVisor, tinytcp also tells
+			// it so with a reset, as a closed port would.
+			if rst, ok := ResetFor(seg); ok {
+				c.sendReset(&rst)
+			}
+			c.setState(StateClosed)
+			return
+		}
 		c.sendACK()
 		return
 	}

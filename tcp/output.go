@@ -87,6 +87,16 @@ func (c *Conn) sendResetFor(seg *Segment) {
 	c.transmit(&Segment{Seq: seg.Ack, Flags: FlagRST})
 }
 
+// sendReset sends a reset made by ResetFor as it is: unlike transmit, it
+// keeps the acknowledgment number the reset carries.
+func (c *Conn) sendReset(rst *Segment) {
+	rst.SrcPort, rst.DstPort = c.id.Local.Port(), c.id.Remote.Port()
+	c.Stats.SegmentsSent++
+	if c.hooks != nil {
+		c.hooks.Transmit(c, rst)
+	}
+}
+
 // sendStart is the sequence number of the first byte in the send buffer:
 // SND.UNA, or ISS+1 while our SYN is unacknowledged.
 func (c *Conn) sendStart() Seq {

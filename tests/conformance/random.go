@@ -116,8 +116,11 @@ func Observe(b Backend, sc *Scenario, settle time.Duration) Observation {
 		}
 		for _, seg := range segs {
 			b := base
-			if seg.Flags.Has(tcp.FlagRST) && !seg.Flags.Has(tcp.FlagACK) {
+			switch {
+			case seg.Flags.Has(tcp.FlagRST) && !seg.Flags.Has(tcp.FlagACK):
 				b = r.stackISS // <SEQ=SEG.ACK>: numbered as the segment it answers
+			case seg.Flags.Has(tcp.FlagRST):
+				b = 0 // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>: absolute
 			}
 			got = append(got, describeAnswer(seg, b))
 		}
