@@ -1,0 +1,141 @@
+package tcp
+
+import "time"
+
+// The fifth step of SEGMENT ARRIVES, "check the ACK field" (RFC 9293
+// §3.10.7.4): completing the handshake in SYN-RECEIVED, removing
+// acknowledged data from the send buffer, RTT samples, the send window
+// update (SND.WL1, SND.WL2), duplicate ACKs, and what an acknowledged FIN
+// does to each closing state.
+
+// inputACK is the fifth step. It returns false when the segment is done with.
+func (c *Conn) inputACK(seg *Segment, now time.Time) bool {
+	if c.state == StateSynReceived {
+		// "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state
+		// and continue processing ... If the segment acknowledgment is not
+		// acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST> and send
+		// it."
+		if !seg.Ack.GreaterThan(c.snd.una) || seg.Ack.GreaterThan(c.snd.max) {
+			c.sendResetFor(seg)
+			return false
+		}
+		c.snd.wnd = uint32(seg.Window) << c.snd.shift
+		c.snd.wl1, c.snd.wl2 = seg.Seq, seg.Ack
+		c.establish()
+	}
+	if c.state == StateTimeWait {
+		// Only a retransmitted FIN can arrive here, and the eighth step
+		// handles it.
+		return true
+	}
+	switch {
+	case seg.Ack.GreaterThan(c.snd.max):
+		// "If the ACK acks something not yet sent (SEG.ACK > SND.NXT),
+		// then send an ACK, drop the segment, and return."
+		c.sendACK()
+		return false
+	case seg.Ack.GreaterThan(c.snd.una):
+		c.ackSent(seg.Ack, now)
+	case seg.Ack == c.snd.una:
+		c.duplicateACK(seg, now)
+	}
+	// "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated.
+	// If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)),
+	// set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
+	if seg.Ack.GreaterThanEq(c.snd.una) &&
+		(c.snd.wl1.LessThan(seg.Seq) || (c.snd.wl1 == seg.Seq && c.snd.wl2.LessThanEq(seg.Ack))) {
+		c.snd.wnd = uint32(seg.Window) << c.snd.shift
+		c.snd.wl1, c.snd.wl2 = seg.Seq, seg.Ack
+	}
+
+	finAcked := c.closeSent && c.snd.una.GreaterThan(c.finSeq)
+	switch c.state {
+	case StateFinWait1:
+		// "In addition to the processing for the ESTABLISHED state, if the
+		// FIN segment is now acknowledged, then enter FIN-WAIT-2."
+		if finAcked {
+			c.setState(StateFinWait2)
+			if c.readClosed {
+				c.armCloseTimer(now)
+			}
+		}
+	case StateClosing:
+		// "if the ACK acknowledges our FIN, then enter the TIME-WAIT state".
+		if finAcked {
+			c.enterTimeWait(now)
+		}
+	case StateLastAck:
+		// "If our FIN is now acknowledged, delete the TCB, enter the CLOSED
+		// state, and return."
+		if finAcked {
+			c.setState(StateClosed)
+			return false
+		}
+	}
+	return true
+}
+
+// ackSent processes an ACK that covers new data: SND.UNA < SEG.ACK =< SND.MAX.
+// "Any segments on the retransmission queue that are thereby entirely
+// acknowledged are removed."
+func (c *Conn) ackSent(ack Seq, now time.Time) {
+	acked := ack.Sub(c.snd.una)
+	data := acked
+	if c.snd.una == c.iss {
+		data-- // the SYN occupies a sequence number but no buffer byte
+	}
+	if c.closeSent && ack.GreaterThan(c.finSeq) {
+		data-- // so does the FIN
+	}
+	c.sendBuf.Discard(int(data))
+	c.snd.una = ack
+	if c.snd.nxt.LessThan(ack) {
+		c.snd.nxt = ack
+	}
+	// RTT sample, only from a segment sent once (Karn's algorithm, MUST-18).
+	if !c.rttStart.IsZero() && ack.GreaterThanEq(c.rttSeq) {
+		c.rtt.sample(now.Sub(c.rttStart))
+		c.rttStart = time.Time{}
+	}
+	c.rtt.backoff = 0
+	c.retries = 0
+	c.dupACKs = 0
+	if c.state.Synchronized() && data > 0 {
+		c.onAckCongestion(data)
+	}
+	// RFC 6298 §5.2 and §5.3: stop the timer when everything is
+	// acknowledged, otherwise restart it.
+	c.timers[timerRetransmit] = time.Time{}
+	c.persist = false
+	if c.snd.una != c.snd.max {
+		c.armRetransmit(now)
+	}
+	if c.sendBuf.Len() == 0 {
+		c.sendBuf.release()
+	}
+}
+
+// duplicateACK counts ACKs that acknowledge nothing new while data is in
+// flight and, at the third, retransmits the oldest segment (fast retransmit,
+// RFC 5681 §3.2). A segment with data or a window change is not a duplicate.
+func (c *Conn) duplicateACK(seg *Segment, now time.Time) {
+	if len(seg.Payload) > 0 || seg.Flags.Has(FlagFIN) || c.snd.una == c.snd.max ||
+		uint32(seg.Window)<<c.snd.shift != c.snd.wnd {
+		c.dupACKs = 0
+		return
+	}
+	c.dupACKs++
+	if c.dupACKs != 3 {
+		return
+	}
+	c.Stats.FastRetransmits++
+	c.onLossCongestion(false)
+	c.rttStart = time.Time{}
+	next := c.snd.nxt
+	c.snd.nxt = c.snd.una
+	saved := c.cwnd
+	c.cwnd = uint32(c.snd.mss) // exactly one segment: the oldest
+	c.output(now)
+	c.cwnd = saved
+	c.snd.nxt = MaxSeq(next, c.snd.nxt)
+}

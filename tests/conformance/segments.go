@@ -1,0 +1,353 @@
+package conformance
+
+// The segment steps of the runner: inject builds a segment from the peer
+// in relative numbers and hands it to the stack; expect and expect-none
+// read what the stack sent and compare it with the script.
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"tinytcp/ip"
+	"tinytcp/tcp"
+)
+
+// seqField resolves seq=N (relative to base) or seq=abs:N.
+func seqField(st *Step, key string, base tcp.Seq, known bool) (tcp.Seq, bool, error) {
+	v, ok := st.KV[key]
+	if !ok {
+		return 0, false, nil
+	}
+	n, abs, err := number(v)
+	if err != nil {
+		return 0, false, fmt.Errorf("%s=%q: %w", key, v, err)
+	}
+	if abs {
+		return tcp.Seq(n), true, nil
+	}
+	if !known {
+		return 0, false, fmt.Errorf("%s=%s is relative to a sequence number not seen yet", key, v)
+	}
+	return base.Add(n), true, nil
+}
+
+func (r *runner) inject(st *Step) error {
+	seg := tcp.Segment{SrcPort: r.peerPort, DstPort: r.stackPort, Flags: st.Flags, Window: 65535}
+	var err error
+	if p, ok := st.KV["dport"]; ok {
+		n, _, err := number(p)
+		if err != nil {
+			return err
+		}
+		seg.DstPort = uint16(n)
+	}
+	if p, ok := st.KV["sport"]; ok {
+		n, _, err := number(p)
+		if err != nil {
+			return err
+		}
+		seg.SrcPort = uint16(n)
+	}
+	if s, ok, err := seqField(st, "seq", peerISN, true); err != nil {
+		return err
+	} else if ok {
+		seg.Seq = s
+	} else {
+		seg.Seq = peerISN
+	}
+	if a, ok, err := seqField(st, "ack", r.stackISS, r.issKnown); err != nil {
+		return err
+	} else if ok {
+		seg.Ack = a
+	}
+	w, err := st.integer("win", 65535)
+	if err != nil {
+		return err
+	}
+	seg.Window = uint16(w)
+	if u, err := st.integer("urg", 0); err != nil {
+		return err
+	} else {
+		seg.Urgent = uint16(u)
+	}
+	if err := injectOptions(st, &seg.Options); err != nil {
+		return err
+	}
+	n, err := st.integer("len", 0)
+	if err != nil {
+		return err
+	}
+	seg.Payload = make([]byte, n)
+	first := seg.Seq.Sub(peerISN)
+	for i := range seg.Payload {
+		seg.Payload[i] = byte((first + uint32(i)) % 251)
+	}
+	_, bad := st.KV["badsum"]
+	var raw []byte
+	if v, ok := st.KV["rawopts"]; ok {
+		if raw, err = hex.DecodeString(v); err != nil || len(raw)%4 != 0 {
+			return fmt.Errorf("rawopts=%q: want hex, a multiple of 4 bytes", v)
+		}
+		seg.Options = tcp.Options{}
+	}
+	pkt := buildPacket(&seg, raw, bad)
+	r.trace = append(r.trace, fmt.Sprintf("%s < %s", fmtTime(r.inst.Now()), r.describe(&seg)))
+	if err := r.inst.Inject(pkt); err != nil {
+		return err
+	}
+	r.last = r.inst.Now()
+	return nil
+}
+
+func injectOptions(st *Step, o *tcp.Options) error {
+	if v, ok := st.KV["mss"]; ok {
+		n, _, err := number(v)
+		if err != nil {
+			return err
+		}
+		o.MSS = uint16(n)
+	}
+	if v, ok := st.KV["wscale"]; ok {
+		n, _, err := number(v)
+		if err != nil {
+			return err
+		}
+		o.HasWindowScale, o.WindowScale = true, uint8(n)
+	}
+	_, o.SACKPermitted = st.KV["sackok"]
+	if v, ok := st.KV["ts"]; ok {
+		val, ecr, _ := strings.Cut(v, ",")
+		a, _, err := number(val)
+		if err != nil {
+			return err
+		}
+		b, _, err := number(ecr)
+		if err != nil {
+			return err
+		}
+		o.HasTimestamps, o.TSVal, o.TSEcr = true, a, b
+	}
+	if v, ok := st.KV["sack"]; ok {
+		for _, blk := range strings.Split(v, ",") {
+			l, rgt, _ := strings.Cut(blk, "-")
+			a, _, err := number(l)
+			if err != nil {
+				return err
+			}
+			b, _, err := number(rgt)
+			if err != nil {
+				return err
+			}
+			if int(o.NumSACK) < len(o.SACK) {
+				o.SACK[o.NumSACK] = tcp.SACKBlock{Left: peerISN.Add(a), Right: peerISN.Add(b)}
+				o.NumSACK++
+			}
+		}
+	}
+	return nil
+}
+
+// buildPacket makes the IPv4 packet for a segment from the peer. rawOpts,
+// if any, replace the options with bytes as given (for malformed ones).
+func buildPacket(seg *tcp.Segment, rawOpts []byte, badSum bool) []byte {
+	hl := seg.HeaderLen() + len(rawOpts)
+	n := hl + len(seg.Payload)
+	pkt := make([]byte, ip.HeaderMinLen+n)
+	b := pkt[ip.HeaderMinLen:]
+	seg.MarshalHeader(b)
+	copy(b[tcp.HeaderMinLen:], rawOpts)
+	b[12] = byte(hl/4) << 4
+	copy(b[hl:], seg.Payload)
+	sum := ip.Fold(ip.Sum(b, ip.PseudoHeaderSum(PeerAddr, StackAddr, ip.ProtocolTCP, n)))
+	if badSum {
+		sum ^= 0xbeef
+	}
+	tcp.Header(b).SetChecksum(sum)
+	f := ip.IPv4Fields{TotalLen: uint16(len(pkt)), TTL: 64, Protocol: ip.ProtocolTCP, Src: PeerAddr, Dst: StackAddr, DontFragment: true}
+	f.Encode(pkt)
+	return pkt
+}
+
+// nextSegment waits for the stack's next TCP segment to the peer,
+// skipping anything else it sends (ICMP, other addresses).
+func (r *runner) nextSegment(wait time.Duration) (*tcp.Segment, time.Duration, bool, error) {
+	deadline := r.inst.Now() + wait
+	for {
+		left := deadline - r.inst.Now()
+		if left < 0 {
+			left = 0
+		}
+		pkt, at, ok := r.inst.Next(left)
+		if !ok {
+			return nil, 0, false, nil
+		}
+		h, err := ip.ParseIPv4(pkt)
+		if err != nil {
+			return nil, at, true, fmt.Errorf("the stack sent a bad IPv4 packet: %w", err)
+		}
+		if h.Protocol() != ip.ProtocolTCP || h.Dst() != PeerAddr {
+			continue
+		}
+		b := h.Payload()
+		if ip.Fold(ip.Sum(b, ip.PseudoHeaderSum(h.Src(), h.Dst(), ip.ProtocolTCP, len(b)))) != 0 {
+			return nil, at, true, errors.New("the stack sent a segment with a bad checksum")
+		}
+		seg := new(tcp.Segment)
+		if err := tcp.ParseSegment(b, seg); err != nil {
+			return nil, at, true, fmt.Errorf("the stack sent a bad segment: %w", err)
+		}
+		seg.Payload = append([]byte(nil), seg.Payload...)
+		return seg, at, true, nil
+	}
+}
+
+func (r *runner) expect(st *Step) error {
+	within, err := st.duration("within", defaultWithin)
+	if err != nil {
+		return err
+	}
+	after, err := st.duration("after", -1)
+	if err != nil {
+		return err
+	}
+	if after >= 0 && within < after*2 {
+		within = after * 2
+	}
+	seg, at, ok, err := r.nextSegment(within)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("no segment within %v, want %s", within, flagString(st.Flags))
+	}
+	if seg.Flags.Has(tcp.FlagSYN) && !r.issKnown {
+		r.stackISS, r.issKnown = seg.Seq, true
+	}
+	r.trace = append(r.trace, fmt.Sprintf("%s > %s", fmtTime(at), r.describe(seg)))
+	gap := at - r.last
+	r.last = at
+	var problems []string
+	if seg.Flags&^st.Maybe != st.Flags {
+		want := flagString(st.Flags)
+		if st.Maybe != 0 {
+			want += " (and maybe " + flagString(st.Maybe) + ")"
+		}
+		problems = append(problems, fmt.Sprintf("flags %s, want %s", flagString(seg.Flags), want))
+	}
+	if want, ok, err := seqField(st, "seq", r.stackISS, r.issKnown); err != nil {
+		return err
+	} else if ok && seg.Seq != want {
+		problems = append(problems, fmt.Sprintf("seq %d, want %d", seg.Seq.Sub(r.stackISS), want.Sub(r.stackISS)))
+	}
+	if want, ok, err := seqField(st, "ack", peerISN, true); err != nil {
+		return err
+	} else if ok && (!seg.Flags.Has(tcp.FlagACK) || seg.Ack != want) {
+		problems = append(problems, fmt.Sprintf("ack %d, want %d", seg.Ack.Sub(peerISN), want.Sub(peerISN)))
+	}
+	if w, ok := st.KV["win"]; ok {
+		if want, err := st.integer("win", 0); err != nil {
+			return err
+		} else if int(seg.Window) != want {
+			problems = append(problems, fmt.Sprintf("win %d, want %s", seg.Window, w))
+		}
+	}
+	if _, ok := st.KV["len"]; ok {
+		if want, err := st.integer("len", 0); err != nil {
+			return err
+		} else if len(seg.Payload) != want {
+			problems = append(problems, fmt.Sprintf("len %d, want %d", len(seg.Payload), want))
+		}
+	}
+	if want, ok := st.KV["opts"]; ok {
+		if got := optionList(&seg.Options); got != normaliseList(want) {
+			problems = append(problems, fmt.Sprintf("options %s, want %s", got, normaliseList(want)))
+		}
+	}
+	if after >= 0 {
+		tol, err := st.duration("tol", after/4)
+		if err != nil {
+			return err
+		}
+		if gap < after-tol || gap > after+tol {
+			problems = append(problems, fmt.Sprintf("sent %v after the previous event, want %v ± %v", gap, after, tol))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("got %s: %s", r.describe(seg), strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func (r *runner) expectNone(st *Step) error {
+	d, err := st.duration("for", time.Second)
+	if err != nil {
+		return err
+	}
+	seg, at, ok, err := r.nextSegment(d)
+	if err != nil {
+		return err
+	}
+	if ok {
+		r.trace = append(r.trace, fmt.Sprintf("%s > %s", fmtTime(at), r.describe(seg)))
+		return fmt.Errorf("got %s, want nothing for %v", r.describe(seg), d)
+	}
+	return nil
+}
+
+// optionList names the options present, sorted: "mss,sackok,ts,wscale".
+func optionList(o *tcp.Options) string {
+	var l []string
+	if o.MSS != 0 {
+		l = append(l, "mss")
+	}
+	if o.HasWindowScale {
+		l = append(l, "wscale")
+	}
+	if o.SACKPermitted {
+		l = append(l, "sackok")
+	}
+	if o.HasTimestamps {
+		l = append(l, "ts")
+	}
+	if o.NumSACK > 0 {
+		l = append(l, "sack")
+	}
+	if len(l) == 0 {
+		return "-"
+	}
+	slices.Sort(l)
+	return strings.Join(l, ",")
+}
+
+func normaliseList(s string) string {
+	if s == "-" || s == "" {
+		return "-"
+	}
+	l := strings.Split(s, ",")
+	slices.Sort(l)
+	return strings.Join(l, ",")
+}
+
+// describe prints a segment in the scenario's own terms: relative numbers.
+func (r *runner) describe(seg *tcp.Segment) string {
+	var b strings.Builder
+	fromPeer := seg.SrcPort == r.peerPort && seg.DstPort == r.stackPort
+	seqBase, ackBase := r.stackISS, peerISN
+	if fromPeer {
+		seqBase, ackBase = peerISN, r.stackISS
+	}
+	fmt.Fprintf(&b, "%s seq=%d", flagString(seg.Flags), seg.Seq.Sub(seqBase))
+	if seg.Flags.Has(tcp.FlagACK) {
+		fmt.Fprintf(&b, " ack=%d", seg.Ack.Sub(ackBase))
+	}
+	fmt.Fprintf(&b, " win=%d len=%d opts=%s", seg.Window, len(seg.Payload), optionList(&seg.Options))
+	return b.String()
+}
+
+func fmtTime(d time.Duration) string {
+	return fmt.Sprintf("%8.3fs", d.Seconds())
+}
