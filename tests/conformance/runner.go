@@ -45,6 +45,13 @@ type runner struct {
 	written    int           // bytes the stack's application wrote, for the pattern
 	last       time.Duration // time of the previous event, for after=
 	trace      []string
+
+	// Flow-control bookkeeping for seq=next and fill-window.
+	peerNext   tcp.Seq // the peer's next new sequence number
+	peerWS     bool    // the peer's SYN offered window scaling
+	stackShift uint8   // the stack's window scale, once both offered it
+	stackWnd   uint32  // the window the stack last advertised, in bytes
+	stackAck   tcp.Seq // the acknowledgment number the stack last sent
 }
 
 // Run plays sc on a fresh instance of b.
@@ -78,7 +85,7 @@ func (r *runner) step(st *Step) error {
 		return r.accept(st)
 	case "write":
 		return r.write(st)
-	case "read", "read-none", "read-eof", "read-error":
+	case "read", "read-none", "read-eof", "read-error", "read-all":
 		return r.read(st)
 	case "shutdown-write":
 		return r.need().ShutdownWrite()
@@ -105,6 +112,14 @@ func (r *runner) step(st *Step) error {
 		return r.expect(st)
 	case "expect-none":
 		return r.expectNone(st)
+	case "fill-window":
+		return r.fillWindow(st)
+	case "settle":
+		d, err := st.duration("for", 300*time.Millisecond)
+		if err != nil {
+			return err
+		}
+		return r.settle(d)
 	}
 	return fmt.Errorf("unknown step %q", st.Cmd)
 }
@@ -240,6 +255,22 @@ func (r *runner) read(st *Step) error {
 			return fmt.Errorf("read %d bytes (err %v), want EOF", n, err)
 		}
 		return nil
+	case "read-all":
+		total := 0
+		for {
+			n, err := r.readChecked(s, buf)
+			total += n
+			if errors.Is(err, ErrWouldBlock) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("read-all after %d bytes: %w", total, err)
+			}
+		}
+		if total == 0 {
+			return errors.New("read-all found nothing to read")
+		}
+		return nil
 	case "read-error":
 		_, err := s.Read(buf)
 		want := namedError(arg(st, 0))
@@ -254,19 +285,25 @@ func (r *runner) read(st *Step) error {
 	}
 	got := 0
 	for got < int(want) {
-		n, err := s.Read(buf[:int(want)-got])
-		for i := 0; i < n; i++ {
-			if exp := byte((1 + r.readOffset + i) % 251); buf[i] != exp {
-				return fmt.Errorf("byte %d read is %d, want %d", r.readOffset+i, buf[i], exp)
-			}
-		}
+		n, err := r.readChecked(s, buf[:int(want)-got])
 		got += n
-		r.readOffset += n
 		if err != nil {
 			return fmt.Errorf("read %d of %d bytes: %w", got, want, err)
 		}
 	}
 	return nil
+}
+
+// readChecked reads once and checks the bytes against the peer's pattern.
+func (r *runner) readChecked(s Socket, buf []byte) (int, error) {
+	n, err := s.Read(buf)
+	for i := 0; i < n; i++ {
+		if exp := byte((1 + r.readOffset + i) % 251); buf[i] != exp {
+			return i, fmt.Errorf("byte %d read is %d, want %d", r.readOffset+i, buf[i], exp)
+		}
+	}
+	r.readOffset += n
+	return n, err
 }
 
 func namedError(name string) error {

@@ -49,6 +49,10 @@ import (
 //	       [sack=L-R,...] [badsum] [dport=N] [sport=N] [urg=N] [rawopts=HEX]
 //	expect FLAGS [seq=N] [ack=N] [win=N] [len=N] [opts=LIST] [within=D] [after=D] [tol=D]
 //	expect-none [for=D]
+//	settle [for=D]                                take every segment sent within D; only ACKs allowed
+//	fill-window [max=N]                           send exactly the window the stack offers, again and
+//	                                              again, until it offers none (a reader that never reads)
+//	read-all                                      read everything there is (at least one byte)
 //
 // FLAGS are SYN, ACK, FIN, RST, PSH, URG joined by commas, or "none"; in
 // expect, a flag with "?" (PSH?) may be present or not (RFC 9293 §3.9.1
@@ -56,7 +60,9 @@ import (
 // expect, seq/ack/win/len/opts are compared only when given; opts lists
 // exactly the options present (mss, wscale, sackok, ts, sack; "-" for
 // none); after=D checks the gap since the previous event, within tol
-// (default a quarter of D). N may be "abs:N" for an absolute number.
+// (default a quarter of D). N may be "abs:N" for an absolute number, and
+// seq= of inject and ack= of expect may be "next": the peer's next new
+// byte, or "acked": the last byte the stack acknowledged. win=nonzero in expect asks for an open window.
 // "connect" makes the new socket current, "accept" makes the accepted one
 // current; "on=listener" on a socket call picks the listener instead.
 
@@ -162,7 +168,7 @@ var stepArity = map[string]bool{
 	"listen": true, "connect": true, "accept": true, "accept-none": true, "write": true,
 	"read": true, "read-none": true, "read-eof": true, "read-error": true,
 	"shutdown-write": true, "close": true, "state": true, "error": true, "wait": true,
-	"inject": true, "expect": true, "expect-none": true,
+	"inject": true, "expect": true, "expect-none": true, "read-all": true, "fill-window": true, "settle": true,
 }
 
 func parseStep(line string) (Step, error) {

@@ -17,10 +17,16 @@ import (
 )
 
 // seqField resolves seq=N (relative to base) or seq=abs:N.
-func seqField(st *Step, key string, base tcp.Seq, known bool) (tcp.Seq, bool, error) {
+func (r *runner) seqField(st *Step, key string, base tcp.Seq, known bool) (tcp.Seq, bool, error) {
 	v, ok := st.KV[key]
 	if !ok {
 		return 0, false, nil
+	}
+	switch v {
+	case "next":
+		return r.peerNext, true, nil // the peer's next new byte
+	case "acked":
+		return r.stackAck, true, nil // the last byte the stack acknowledged
 	}
 	n, abs, err := number(v)
 	if err != nil {
@@ -52,14 +58,14 @@ func (r *runner) inject(st *Step) error {
 		}
 		seg.SrcPort = uint16(n)
 	}
-	if s, ok, err := seqField(st, "seq", peerISN, true); err != nil {
+	if s, ok, err := r.seqField(st, "seq", peerISN, true); err != nil {
 		return err
 	} else if ok {
 		seg.Seq = s
 	} else {
 		seg.Seq = peerISN
 	}
-	if a, ok, err := seqField(st, "ack", r.stackISS, r.issKnown); err != nil {
+	if a, ok, err := r.seqField(st, "ack", r.stackISS, r.issKnown); err != nil {
 		return err
 	} else if ok {
 		seg.Ack = a
@@ -85,6 +91,13 @@ func (r *runner) inject(st *Step) error {
 	first := seg.Seq.Sub(peerISN)
 	for i := range seg.Payload {
 		seg.Payload[i] = byte((first + uint32(i)) % 251)
+	}
+	if seg.Flags.Has(tcp.FlagSYN) {
+		r.peerWS = seg.Options.HasWindowScale
+		r.peerNext = seg.Seq
+	}
+	if seg.Seq == r.peerNext {
+		r.peerNext = seg.End()
 	}
 	_, bad := st.KV["badsum"]
 	var raw []byte
@@ -201,6 +214,7 @@ func (r *runner) nextSegment(wait time.Duration) (*tcp.Segment, time.Duration, b
 			return nil, at, true, fmt.Errorf("the stack sent a bad segment: %w", err)
 		}
 		seg.Payload = append([]byte(nil), seg.Payload...)
+		r.noteWindow(seg)
 		return seg, at, true, nil
 	}
 }
@@ -238,17 +252,21 @@ func (r *runner) expect(st *Step) error {
 		}
 		problems = append(problems, fmt.Sprintf("flags %s, want %s", flagString(seg.Flags), want))
 	}
-	if want, ok, err := seqField(st, "seq", r.stackISS, r.issKnown); err != nil {
+	if want, ok, err := r.seqField(st, "seq", r.stackISS, r.issKnown); err != nil {
 		return err
 	} else if ok && seg.Seq != want {
 		problems = append(problems, fmt.Sprintf("seq %d, want %d", seg.Seq.Sub(r.stackISS), want.Sub(r.stackISS)))
 	}
-	if want, ok, err := seqField(st, "ack", peerISN, true); err != nil {
+	if want, ok, err := r.seqField(st, "ack", peerISN, true); err != nil {
 		return err
 	} else if ok && (!seg.Flags.Has(tcp.FlagACK) || seg.Ack != want) {
 		problems = append(problems, fmt.Sprintf("ack %d, want %d", seg.Ack.Sub(peerISN), want.Sub(peerISN)))
 	}
-	if w, ok := st.KV["win"]; ok {
+	if w, ok := st.KV["win"]; ok && w == "nonzero" {
+		if seg.Window == 0 {
+			problems = append(problems, "win 0, want an open window")
+		}
+	} else if ok {
 		if want, err := st.integer("win", 0); err != nil {
 			return err
 		} else if int(seg.Window) != want {
@@ -350,4 +368,84 @@ func (r *runner) describe(seg *tcp.Segment) string {
 
 func fmtTime(d time.Duration) string {
 	return fmt.Sprintf("%8.3fs", d.Seconds())
+}
+
+// noteWindow remembers the window a segment from the stack advertises:
+// unscaled on a SYN (RFC 7323 §2.2), scaled afterwards if both SYNs
+// offered window scaling.
+func (r *runner) noteWindow(seg *tcp.Segment) {
+	if seg.Flags.Has(tcp.FlagSYN) {
+		if r.peerWS && seg.Options.HasWindowScale {
+			r.stackShift = seg.Options.WindowScale
+		}
+		r.stackWnd = uint32(seg.Window)
+		return
+	}
+	if seg.Flags.Has(tcp.FlagRST) {
+		return
+	}
+	r.stackWnd = uint32(seg.Window) << r.stackShift
+	if seg.Flags.Has(tcp.FlagACK) {
+		r.stackAck = seg.Ack
+		// The window starts at the acknowledged byte; what the peer sent
+		// beyond it is in flight and uses part of it.
+		if inFlight := r.peerNext.Sub(seg.Ack); inFlight <= r.stackWnd {
+			r.stackWnd -= inFlight
+		} else {
+			r.stackWnd = 0
+		}
+	}
+}
+
+// settle takes every segment the stack sends within d; they must be pure
+// ACKs (window updates included).
+func (r *runner) settle(d time.Duration) error {
+	for {
+		seg, at, ok, err := r.nextSegment(d)
+		if err != nil || !ok {
+			return err
+		}
+		r.trace = append(r.trace, fmt.Sprintf("%s > %s", fmtTime(at), r.describe(seg)))
+		if seg.Flags&^tcp.FlagPSH != tcp.FlagACK || len(seg.Payload) > 0 {
+			return fmt.Errorf("got %s while settling, want only ACKs", r.describe(seg))
+		}
+	}
+}
+
+// fillWindow sends the stack, in segments of up to 1000 bytes, exactly as
+// much as it offers, again and again, until it offers nothing: what a
+// receiver that never reads must end up doing (RFC 9293 §3.8.6).
+func (r *runner) fillWindow(st *Step) error {
+	limit, err := st.integer("max", 8<<20)
+	if err != nil {
+		return err
+	}
+	sent := 0
+	for r.stackWnd > 0 {
+		for w := r.stackWnd; w > 0; {
+			n := min(w, 1000)
+			seg := tcp.Segment{SrcPort: r.peerPort, DstPort: r.stackPort, Seq: r.peerNext, Ack: r.stackISS.Add(1),
+				Flags: tcp.FlagACK | tcp.FlagPSH, Window: 65535, Payload: make([]byte, n)}
+			first := seg.Seq.Sub(peerISN)
+			for i := range seg.Payload {
+				seg.Payload[i] = byte((first + uint32(i)) % 251)
+			}
+			if err := r.inst.Inject(buildPacket(&seg, nil, false)); err != nil {
+				return err
+			}
+			r.peerNext = seg.End()
+			w -= n
+			sent += int(n)
+		}
+		r.stackWnd = 0
+		if err := r.settle(300 * time.Millisecond); err != nil {
+			return err
+		}
+		if sent > limit {
+			return fmt.Errorf("the window is still open after %d bytes", sent)
+		}
+	}
+	r.trace = append(r.trace, fmt.Sprintf("%s < filled the window: %d bytes", fmtTime(r.inst.Now()), sent))
+	r.last = r.inst.Now()
+	return nil
 }
