@@ -66,28 +66,16 @@ func (c *Conn) Read(p []byte) (int, error) {
 		if isClosed(c.rd.wait()) {
 			return 0, c.opError("read", os.ErrDeadlineExceeded)
 		}
-		c.s.mu.Lock()
-		if c.userClosed {
-			c.s.mu.Unlock()
-			return 0, c.opError("read", net.ErrClosed)
-		}
 		if len(p) == 0 {
-			c.s.mu.Unlock()
-			return 0, nil
+			_, err := c.TryRead(nil)
+			if errors.Is(err, ErrWouldBlock) {
+				err = nil
+			}
+			return 0, err
 		}
-		if n := c.tcb.Read(p, c.s.now()); n > 0 {
-			c.s.settle(c)
-			c.s.unlock()
-			return n, nil
-		}
-		err := c.tcb.Err()
-		eof := c.tcb.ReadEOF()
-		c.s.mu.Unlock()
-		switch {
-		case err != nil:
-			return 0, c.opError("read", err)
-		case eof:
-			return 0, io.EOF
+		n, err := c.TryRead(p)
+		if !errors.Is(err, ErrWouldBlock) {
+			return n, err
 		}
 		select {
 		case <-c.readable:
@@ -105,20 +93,16 @@ func (c *Conn) Write(p []byte) (int, error) {
 		if isClosed(c.wd.wait()) {
 			return total, c.opError("write", os.ErrDeadlineExceeded)
 		}
-		c.s.mu.Lock()
-		if c.userClosed {
-			c.s.mu.Unlock()
-			return total, c.opError("write", net.ErrClosed)
-		}
-		n, err := c.tcb.Write(p[total:], c.s.now())
+		n, err := c.TryWrite(p[total:])
 		total += n
-		c.s.settle(c)
-		c.s.unlock()
-		if err != nil {
-			return total, c.opError("write", err)
-		}
-		if total == len(p) {
+		switch {
+		case errors.Is(err, ErrWouldBlock):
+		case err != nil:
+			return total, err
+		case total == len(p):
 			return total, nil
+		default:
+			continue // the buffer took part of p; try the rest at once
 		}
 		select {
 		case <-c.writable:

@@ -42,6 +42,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tinytcp/ip"
+	"tinytcp/tests/netns"
 	"tinytcp/tun"
 )
 
@@ -198,7 +199,7 @@ func onThread(fn func() error) error {
 			return
 		}
 		err = fn()
-		if rerr := returnTo(origin); rerr != nil {
+		if rerr := netns.Restore(origin); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("returning to the original namespace: %w", rerr))
 		} else {
 			runtime.UnlockOSThread()
@@ -207,20 +208,6 @@ func onThread(fn func() error) error {
 		done <- err
 	}()
 	return <-done
-}
-
-// returnTo moves the calling thread to the namespace origin if it is
-// elsewhere (setns needs CAP_SYS_ADMIN even to stay put).
-func returnTo(origin vnetns.NsHandle) error {
-	current, err := vnetns.Get()
-	if err != nil {
-		return err
-	}
-	defer current.Close()
-	if current.Equal(origin) {
-		return nil
-	}
-	return vnetns.Set(origin)
 }
 
 // linuxInstance is one namespace with its kernel stack.

@@ -159,7 +159,7 @@ func createOnThread() (*NS, error) {
 	}
 	// NewNamed moves the thread when its unshare succeeds, even if a later
 	// step fails; move it back.
-	if rerr := restore(origin); rerr != nil {
+	if rerr := Restore(origin); rerr != nil {
 		return nil, errors.Join(errThreadLost, rerr, err)
 	}
 	if err != nil {
@@ -172,8 +172,10 @@ func createOnThread() (*NS, error) {
 	return ns, nil
 }
 
-// restore moves the calling thread back to origin if it is elsewhere.
-func restore(origin vnetns.NsHandle) error {
+// Restore moves the calling thread back to the namespace origin if it is
+// elsewhere; it does nothing (and needs no privilege) when the thread is
+// there already, since setns needs CAP_SYS_ADMIN even to stay put.
+func Restore(origin vnetns.NsHandle) error {
 	current, err := vnetns.Get()
 	if err != nil {
 		return err
