@@ -35,7 +35,7 @@ func (c *Conn) inputACK(seg *Segment, now time.Time) bool {
 		c.sendACK()
 		return false
 	case seg.Ack.GreaterThan(c.snd.una):
-		c.ackSent(seg.Ack, now)
+		c.ackSent(seg, now)
 	case seg.Ack == c.snd.una:
 		c.duplicateACK(seg, now)
 	}
@@ -78,7 +78,8 @@ func (c *Conn) inputACK(seg *Segment, now time.Time) bool {
 // ackSent processes an ACK that covers new data: SND.UNA < SEG.ACK =< SND.MAX.
 // "Any segments on the retransmission queue that are thereby entirely
 // acknowledged are removed."
-func (c *Conn) ackSent(ack Seq, now time.Time) {
+func (c *Conn) ackSent(seg *Segment, now time.Time) {
+	ack := seg.Ack
 	acked := ack.Sub(c.snd.una)
 	data := acked
 	if c.snd.una == c.iss {
@@ -92,8 +93,13 @@ func (c *Conn) ackSent(ack Seq, now time.Time) {
 	if c.snd.nxt.LessThan(ack) {
 		c.snd.nxt = ack
 	}
-	// RTT sample, only from a segment sent once (Karn's algorithm, MUST-18).
-	if !c.rttStart.IsZero() && ack.GreaterThanEq(c.rttSeq) {
+	// RTT sample: from the echoed timestamp when there is one (RFC 7323
+	// §4.1, valid for retransmissions too), otherwise only from a segment
+	// sent once (Karn's algorithm, MUST-18).
+	if r := c.tsRTT(seg, now); r > 0 {
+		c.rtt.sample(r)
+		c.rttStart = time.Time{}
+	} else if !c.rttStart.IsZero() && ack.GreaterThanEq(c.rttSeq) {
 		c.rtt.sample(now.Sub(c.rttStart))
 		c.rttStart = time.Time{}
 	}

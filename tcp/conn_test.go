@@ -413,7 +413,9 @@ func TestZeroWindowThenReaderDrains(t *testing.T) {
 	n, err := p.client.Write(data, p.now)
 	require.NoError(t, err)
 	p.run()
-	require.True(t, p.advance()) // the delayed ACK of the last segment
+	if p.server.ackPending > 0 {
+		require.True(t, p.advance()) // the delayed ACK of the last segment
+	}
 	require.Equal(t, uint32(0), p.client.snd.wnd, "the server's window closed")
 	m, err := p.client.Write(data[n:], p.now)
 	require.NoError(t, err)

@@ -13,6 +13,7 @@ import "time"
 
 // Input processes one arriving segment.
 func (c *Conn) Input(seg *Segment, now time.Time) {
+	c.now = now
 	c.Stats.SegmentsReceived++
 	c.Stats.BytesReceived += uint64(len(seg.Payload))
 	switch c.state {
@@ -49,6 +50,7 @@ func (c *Conn) inputListen(seg *Segment, now time.Time) {
 		c.rcv.nxt = seg.Seq.Add(1)
 		c.negotiate(seg)
 		c.iss = c.cfg.ISN.ISN(c.id.Local, c.id.Remote, now)
+		c.startTimestamps(now)
 		c.snd.una = c.iss
 		c.snd.nxt = c.iss.Add(1)
 		c.snd.max = c.snd.nxt
@@ -93,7 +95,7 @@ func (c *Conn) inputSynSent(seg *Segment, now time.Time) {
 	c.rcv.nxt = seg.Seq.Add(1)
 	c.negotiate(seg)
 	if ackOK {
-		c.ackSent(seg.Ack, now)
+		c.ackSent(seg, now)
 	}
 	if c.snd.una.GreaterThan(c.iss) {
 		// "If SND.UNA > ISS (our SYN has been ACKed), change the connection
@@ -119,6 +121,7 @@ func (c *Conn) inputSynSent(seg *Segment, now time.Time) {
 // negotiate reads the options of the peer's SYN: its MSS (MUST-14, MUST-15,
 // MUST-16) and window scale (RFC 7323 §2).
 func (c *Conn) negotiate(seg *Segment) {
+	c.negotiateOptions(seg)
 	mss := uint16(DefaultSendMSS)
 	if seg.Options.MSS != 0 {
 		mss = seg.Options.MSS
@@ -228,11 +231,19 @@ func (c *Conn) inputSynchronized(seg *Segment, now time.Time) {
 		return
 	}
 
+	// PAWS (RFC 7323 §5.3) comes before the sequence check: a segment
+	// with an old timestamp is an old duplicate, acknowledged and dropped.
+	if c.paws(seg) {
+		c.sendACK()
+		return
+	}
+
 	// First, check the sequence number.
 	if !c.acceptable(seg) {
 		c.unacceptable(seg, now)
 		return
 	}
+	c.updateTSRecent(seg)
 	c.trim(seg)
 	inOrder := seg.Seq == c.rcv.nxt
 

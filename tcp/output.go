@@ -23,8 +23,12 @@ func (c *Conn) transmit(seg *Segment) {
 	if !seg.Flags.Has(FlagRST) {
 		seg.Window = c.advertise(seg.Flags.Has(FlagSYN))
 	}
+	if !seg.Flags.Has(FlagSYN) {
+		c.stamp(seg)
+	}
 	if seg.Flags.Has(FlagACK) {
 		seg.Ack = c.rcv.nxt
+		c.lastAckSent = c.rcv.nxt
 		// Every ACK we send acknowledges everything received so far, so a
 		// delayed ACK is no longer owed (RFC 9293 §3.8.6.3).
 		c.ackPending = 0
@@ -68,6 +72,7 @@ func (c *Conn) sendSYN(now time.Time) {
 		seg.Options.HasWindowScale = true
 		seg.Options.WindowScale = c.rcv.shift
 	}
+	c.synOptions(&seg.Options)
 	if c.timers[timerRetransmit].IsZero() && c.rtt.backoff == 0 {
 		// The first transmission is timed; a retransmission never is
 		// (Karn's algorithm, MUST-18).
@@ -113,7 +118,7 @@ func (c *Conn) output(now time.Time) {
 	default:
 		return
 	}
-	mss := uint32(c.snd.mss)
+	mss := uint32(c.snd.mss) - c.optionSpace()
 	for {
 		start := c.sendStart()
 		dataEnd := start.Add(uint32(c.sendBuf.Len()))

@@ -77,3 +77,39 @@ func (q *oooQueue) next(nxt Seq) (data []byte, fin, ok bool) {
 
 // empty reports whether nothing is held.
 func (q *oooQueue) empty() bool { return len(q.segs) == 0 }
+
+// blocks fills out with the SACK blocks of what is held (RFC 2018 §3),
+// merging touching segments, the block holding latest first ("the first
+// SACK block ... MUST specify the contiguous block of data containing the
+// segment which triggered this ACK", RFC 2018 §4), and returns how many it
+// wrote.
+func (q *oooQueue) blocks(out []SACKBlock, latest Seq) int {
+	var all []SACKBlock
+	for _, h := range q.segs {
+		end := h.seq.Add(uint32(len(h.data)))
+		if n := len(all); n > 0 && h.seq.LessThanEq(all[n-1].Right) {
+			all[n-1].Right = MaxSeq(all[n-1].Right, end)
+			continue
+		}
+		if end != h.seq {
+			all = append(all, SACKBlock{Left: h.seq, Right: end})
+		}
+	}
+	n := 0
+	for i, b := range all {
+		if latest.InRange(b.Left, b.Right) && n < len(out) {
+			out[n] = b
+			n++
+			all = append(all[:i:i], all[i+1:]...)
+			break
+		}
+	}
+	for _, b := range all {
+		if n == len(out) {
+			break
+		}
+		out[n] = b
+		n++
+	}
+	return n
+}

@@ -29,6 +29,7 @@ func (c *Conn) inputText(seg *Segment, inOrder bool, now time.Time) (more, fin b
 		// Beyond RCV.NXT: hold it, and send an immediate duplicate ACK so
 		// the sender learns of the gap (RFC 5681 §4.2).
 		c.ooo.hold(seg.Seq, seg.Payload, seg.Flags.Has(FlagFIN), c.recvBuf.Free())
+		c.oooLatest = seg.Seq
 		c.sendACK()
 		return false, false
 	}

@@ -183,6 +183,16 @@ type Conn struct {
 
 	ackPending int // segments received and not yet acknowledged (delayed ACK)
 	timers     [numTimers]time.Time
+	now        time.Time // the time of the call being served, for the segments it sends
+
+	// Negotiated options (tsopt.go).
+	tsOK        bool      // both SYNs carried timestamps (RFC 7323)
+	tsRecent    uint32    // TS.Recent: the peer's timestamp to echo
+	tsBase      time.Time // our timestamp clock counts from here
+	tsOffset    uint32    // a per-connection offset of our timestamps
+	lastAckSent Seq       // Last.ACK.sent (RFC 7323 §4.3)
+	sackOK      bool      // both SYNs carried SACK-permitted (RFC 2018)
+	oooLatest   Seq       // the latest out-of-order arrival, for the first SACK block
 
 	// Stats of this connection, in the spirit of Linux's tcp_info.
 	Stats ConnStats

@@ -22,6 +22,7 @@ func (c *Conn) NextDeadline() time.Time {
 
 // OnTimer runs every timer whose deadline is at or before now.
 func (c *Conn) OnTimer(now time.Time) {
+	c.now = now
 	if due(c.timers[timerDelayedACK], now) {
 		c.timers[timerDelayedACK] = time.Time{}
 		if c.ackPending > 0 {

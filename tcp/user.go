@@ -9,7 +9,9 @@ import "time"
 // sends a SYN and enters SYN-SENT.
 func Dial(cfg Config, hooks Hooks, id ID, now time.Time) *Conn {
 	c := newConn(cfg, hooks, id)
+	c.now = now
 	c.iss = c.cfg.ISN.ISN(id.Local, id.Remote, now)
+	c.startTimestamps(now)
 	c.snd.una = c.iss
 	c.snd.nxt = c.iss.Add(1)
 	c.snd.max = c.snd.nxt
@@ -35,6 +37,7 @@ func Listen(cfg Config, hooks Hooks, id ID) *Conn {
 // buffer holds and transmits what the windows allow. It returns the number
 // of bytes queued; 0 with a nil error means the buffer is full.
 func (c *Conn) Write(p []byte, now time.Time) (int, error) {
+	c.now = now
 	switch {
 	case c.err != nil:
 		return 0, c.err
@@ -63,6 +66,7 @@ func (c *Conn) Writable() int {
 // come. Reading may open the receive window, and then a window update is
 // sent.
 func (c *Conn) Read(p []byte, now time.Time) int {
+	c.now = now
 	n := c.recvBuf.Read(p)
 	if n > 0 {
 		c.recvBuf.release()
@@ -88,6 +92,7 @@ func (c *Conn) ReadEOF() bool {
 // FIN follows the data already queued. Data may still be received (a
 // half-close); see CloseRead for closing the receiving half too.
 func (c *Conn) Close(now time.Time) {
+	c.now = now
 	switch c.state {
 	case StateClosed:
 		return
@@ -127,6 +132,7 @@ func (c *Conn) queueFIN() {
 // arrives later, the connection is reset, because the peer's data would
 // otherwise be silently lost.
 func (c *Conn) CloseRead(now time.Time) {
+	c.now = now
 	c.readClosed = true
 	if c.recvBuf.Len() > 0 && c.state != StateClosed {
 		c.Abort(now)
@@ -140,6 +146,7 @@ func (c *Conn) CloseRead(now time.Time) {
 // Abort is ABORT (RFC 9293 §3.10.5): send a RST if the connection is
 // synchronized and drop everything.
 func (c *Conn) Abort(now time.Time) {
+	c.now = now
 	switch c.state {
 	case StateSynReceived, StateEstablished, StateFinWait1, StateFinWait2, StateCloseWait:
 		// "Send a reset segment: <SEQ=SND.NXT><CTL=RST>"

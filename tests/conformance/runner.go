@@ -52,6 +52,7 @@ type runner struct {
 	stackShift uint8   // the stack's window scale, once both offered it
 	stackWnd   uint32  // the window the stack last advertised, in bytes
 	stackAck   tcp.Seq // the acknowledgment number the stack last sent
+	stackTSVal uint32  // the stack's latest timestamp, for ts=VAL,echo
 }
 
 // Run plays sc on a fresh instance of b.

@@ -45,7 +45,7 @@ import (
 //	state NAME                                    RFC 9293 state of the current socket
 //	error reset|refused|timeout|none              what the connection failed with
 //	wait DURATION                                 let time pass
-//	inject FLAGS [seq=N] [ack=N] [win=N] [len=N] [mss=N] [wscale=N] [sackok] [ts=VAL,ECR]
+//	inject FLAGS [seq=N] [ack=N] [win=N] [len=N] [mss=N] [wscale=N] [sackok] [ts=VAL,ECR|echo]
 //	       [sack=L-R,...] [badsum] [dport=N] [sport=N] [urg=N] [rawopts=HEX]
 //	expect FLAGS [seq=N] [ack=N] [win=N] [len=N] [opts=LIST] [within=D] [after=D] [tol=D]
 //	expect-none [for=D]

@@ -80,7 +80,7 @@ func (r *runner) inject(st *Step) error {
 	} else {
 		seg.Urgent = uint16(u)
 	}
-	if err := injectOptions(st, &seg.Options); err != nil {
+	if err := r.injectOptions(st, &seg.Options); err != nil {
 		return err
 	}
 	n, err := st.integer("len", 0)
@@ -116,7 +116,7 @@ func (r *runner) inject(st *Step) error {
 	return nil
 }
 
-func injectOptions(st *Step, o *tcp.Options) error {
+func (r *runner) injectOptions(st *Step, o *tcp.Options) error {
 	if v, ok := st.KV["mss"]; ok {
 		n, _, err := number(v)
 		if err != nil {
@@ -138,9 +138,11 @@ func injectOptions(st *Step, o *tcp.Options) error {
 		if err != nil {
 			return err
 		}
-		b, _, err := number(ecr)
-		if err != nil {
-			return err
+		b := r.stackTSVal // ecr "echo": the stack's latest timestamp
+		if ecr != "echo" {
+			if b, _, err = number(ecr); err != nil {
+				return err
+			}
 		}
 		o.HasTimestamps, o.TSVal, o.TSEcr = true, a, b
 	}
@@ -374,6 +376,9 @@ func fmtTime(d time.Duration) string {
 // unscaled on a SYN (RFC 7323 §2.2), scaled afterwards if both SYNs
 // offered window scaling.
 func (r *runner) noteWindow(seg *tcp.Segment) {
+	if seg.Options.HasTimestamps {
+		r.stackTSVal = seg.Options.TSVal
+	}
 	if seg.Flags.Has(tcp.FlagSYN) {
 		if r.peerWS && seg.Options.HasWindowScale {
 			r.stackShift = seg.Options.WindowScale
