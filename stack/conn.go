@@ -162,6 +162,22 @@ func (c *Conn) Abort() {
 	c.s.unlock()
 }
 
+// SetNoDelay switches Nagle's algorithm off (true) or on, as
+// (*net.TCPConn).SetNoDelay does. tinytcp connections start with Nagle on,
+// as RFC 9293 asks (SHLD-7), unlike Go's kernel sockets, which start with
+// it off.
+func (c *Conn) SetNoDelay(noDelay bool) error {
+	c.s.mu.Lock()
+	if c.userClosed {
+		c.s.mu.Unlock()
+		return c.opError("set", net.ErrClosed)
+	}
+	c.tcb.SetNoDelay(noDelay, c.s.now())
+	c.s.settle(c)
+	c.s.unlock()
+	return nil
+}
+
 // LocalAddr returns the stack's end of the connection.
 func (c *Conn) LocalAddr() net.Addr { return net.TCPAddrFromAddrPort(c.id.Local) }
 

@@ -413,8 +413,10 @@ func TestZeroWindowThenReaderDrains(t *testing.T) {
 	n, err := p.client.Write(data, p.now)
 	require.NoError(t, err)
 	p.run()
-	if p.server.ackPending > 0 {
-		require.True(t, p.advance()) // the delayed ACK of the last segment
+	// Delayed ACKs and Nagle's algorithm take a few timer rounds to send
+	// the last small piece and report the closed window.
+	for i := 0; i < 5 && p.client.snd.wnd != 0; i++ {
+		require.True(t, p.advance())
 	}
 	require.Equal(t, uint32(0), p.client.snd.wnd, "the server's window closed")
 	m, err := p.client.Write(data[n:], p.now)
@@ -484,4 +486,41 @@ func TestWindowUpdateOnlyWhenItMatters(t *testing.T) {
 	sent = p.server.Stats.SegmentsSent
 	p.server.Read(make([]byte, 32<<10), p.now)
 	assert.Equal(t, sent+1, p.server.Stats.SegmentsSent, "reading opened a closed window: one update")
+}
+
+// TestNagleHoldsSmallSegments: with data in flight a small segment waits
+// for the ACK (RFC 9293 §3.7.4, SHLD-7) unless Nagle is off (MUST-17).
+func TestNagleHoldsSmallSegments(t *testing.T) {
+	for _, noDelay := range []bool{false, true} {
+		t.Run(fmt.Sprintf("nodelay=%v", noDelay), func(t *testing.T) {
+			p := handshake(t, 1, 2)
+			p.client.SetNoDelay(noDelay, p.now)
+			_, err := p.client.Write([]byte("first"), p.now)
+			require.NoError(t, err)
+			_, err = p.client.Write([]byte("second"), p.now)
+			require.NoError(t, err)
+			sent := p.cr.take()
+			if noDelay {
+				require.Len(t, sent, 2, "both small segments go at once")
+				return
+			}
+			require.Len(t, sent, 1, "the second waits for the first to be acknowledged")
+			p.server.Input(&sent[0], p.now)
+			require.True(t, p.advance()) // the server's delayed ACK
+			assert.Equal(t, []byte("second"), p.server.recvBuf.buf[5:11])
+		})
+	}
+}
+
+func TestSetNoDelayFlushesWhatNagleHeld(t *testing.T) {
+	p := handshake(t, 1, 2)
+	_, err := p.client.Write([]byte("first"), p.now)
+	require.NoError(t, err)
+	_, err = p.client.Write([]byte("second"), p.now)
+	require.NoError(t, err)
+	require.Len(t, p.cr.take(), 1)
+	p.client.SetNoDelay(true, p.now)
+	sent := p.cr.take()
+	require.Len(t, sent, 1)
+	assert.Equal(t, "second", string(sent[0].Payload))
 }

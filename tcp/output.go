@@ -136,7 +136,15 @@ func (c *Conn) output(now time.Time) {
 			// Sender silly-window avoidance (RFC 9293 §3.8.6.2.1, simplified):
 			// a piece smaller than a full segment that is not the end of the
 			// data waits while something is in flight to be acknowledged.
-			if n < mss && n < remaining && c.snd.nxt != c.snd.una {
+			// Nagle's algorithm (RFC 9293 §3.7.4, SHLD-7) holds back the
+			// end of the data too, in Minshall's form that Linux uses: only
+			// while an earlier small segment is unacknowledged, so a write
+			// that ends in a partial segment is not held behind full ones.
+			// The application can switch it off (MUST-17), and a FIN
+			// following the data sends it, as in Linux.
+			inFlight := c.snd.nxt != c.snd.una
+			smallInFlight := c.smallSent && c.snd.una.LessThan(c.smallEnd)
+			if n < mss && inFlight && (n < remaining || (!c.cfg.NoDelay && !c.closeSent && smallInFlight)) {
 				break
 			}
 			payload := c.sendBuf.Peek(int(c.snd.nxt.Sub(start)), int(n))
@@ -170,6 +178,9 @@ func (c *Conn) sendData(now time.Time, flags Flags, payload []byte) {
 		c.rttStart, c.rttSeq = now, end
 	}
 	c.transmit(&seg)
+	if len(payload) < int(uint32(c.snd.mss)-c.optionSpace()) {
+		c.smallSent, c.smallEnd = true, end
+	}
 	c.snd.nxt = end
 	c.snd.max = MaxSeq(c.snd.max, end)
 	if c.persist {

@@ -57,6 +57,7 @@ type Config struct {
 	MaxRetries     int           // retransmissions of one segment before giving up (R2); default 15
 	MaxSYNRetries  int           // retransmissions of a SYN before giving up; default 6
 	DelayedACK     time.Duration // delayed-ACK timeout (must be < 500 ms, MUST-40); default 40 ms
+	NoDelay        bool          // switch Nagle's algorithm off (MUST-17); it is on by default (SHLD-7)
 	ISN            ISNSource     // initial sequence numbers; required
 }
 
@@ -177,6 +178,9 @@ type Conn struct {
 	retries  int       // consecutive retransmission timeouts
 	dupACKs  int       // duplicate ACKs in a row (fast retransmit)
 	persist  bool      // timerRetransmit runs as the persist timer
+
+	smallSent bool // a segment shorter than the MSS was sent...
+	smallEnd  Seq  // ...ending here (Nagle's algorithm, Minshall's form)
 
 	cwnd     uint32 // congestion window, bytes
 	ssthresh uint32 // slow start threshold

@@ -53,6 +53,16 @@ func (c *Conn) Write(p []byte, now time.Time) (int, error) {
 	return n, nil
 }
 
+// SetNoDelay switches Nagle's algorithm off (true) or back on (MUST-17).
+// Switching it off sends what Nagle was holding back.
+func (c *Conn) SetNoDelay(on bool, now time.Time) {
+	c.now = now
+	c.cfg.NoDelay = on
+	if on && c.state.canSendData() {
+		c.output(now)
+	}
+}
+
 // Writable returns how many bytes Write would accept now.
 func (c *Conn) Writable() int {
 	if c.err != nil || c.closeSent || c.state == StateClosed {

@@ -120,7 +120,7 @@ func (i *tinytcpInstance) Now() time.Duration      { return i.clock.Now().Sub(ep
 func (i *tinytcpInstance) Close() error            { return i.s.Close() }
 
 func tcpConfig(o SocketOptions) *tcp.Config {
-	return &tcp.Config{RecvBufferSize: o.RecvBuffer, SendBufferSize: o.SendBuffer}
+	return &tcp.Config{RecvBufferSize: o.RecvBuffer, SendBufferSize: o.SendBuffer, NoDelay: o.NoDelay}
 }
 
 func (i *tinytcpInstance) Listen(port uint16, backlog int, opts SocketOptions) (Socket, error) {
@@ -189,9 +189,8 @@ func (c *tinytcpConn) LocalPort() uint16 {
 	return uint16(c.c.LocalAddr().(*net.TCPAddr).Port)
 }
 
-// SetNoDelay is accepted and has no effect: tinytcp sends without Nagle's
-// delay until the RFC 9293 issue adds the algorithm.
-func (c *tinytcpConn) SetNoDelay(bool) error { return nil }
+// SetNoDelay switches Nagle's algorithm.
+func (c *tinytcpConn) SetNoDelay(on bool) error { return normalise(c.c.SetNoDelay(on)) }
 
 // normalise maps tinytcp's errors onto the harness's.
 func normalise(err error) error {
