@@ -238,3 +238,11 @@ func (s *Stack) queue(pkt []byte) {
 	s.txq = append(s.txq, pkt)
 	s.Counters.inc("ip.PacketsSent")
 }
+
+// ConnCount returns how many connections the table holds, in any state
+// (TIME-WAIT included).
+func (s *Stack) ConnCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
