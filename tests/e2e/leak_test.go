@@ -17,8 +17,10 @@ import (
 // other, then checks that nothing stayed behind: no connection in the
 // table (the kernel closes first, so tinytcp never holds TIME-WAIT), no
 // extra goroutine, and no growth of the heap beyond a small bound.
+//
+// It is not parallel: goroutines and the heap are counted for the whole
+// test process, so it runs alone, before the parallel tests start.
 func TestTenThousandSequentialConnections(t *testing.T) {
-	t.Parallel()
 	h := upHost(t)
 	echo := func() {
 		var c net.Conn
