@@ -142,6 +142,8 @@ func (c *Conn) CloseRead() error {
 	return c.shutdown(func(now time.Time) { c.tcb.CloseRead(now) })
 }
 
+// shutdown runs f on the TCB unless the connection was closed (it serves
+// the half-closes and the option setters alike).
 func (c *Conn) shutdown(f func(time.Time)) error {
 	c.s.mu.Lock()
 	if c.userClosed {
@@ -176,6 +178,34 @@ func (c *Conn) SetNoDelay(noDelay bool) error {
 	c.s.settle(c)
 	c.s.unlock()
 	return nil
+}
+
+// SetKeepAliveConfig sets keep-alive probes as (*net.TCPConn) does; zero
+// durations and counts take RFC 9293's and Linux's defaults (two hours of
+// idle time, 75 s between probes, 9 probes), not Go's.
+func (c *Conn) SetKeepAliveConfig(k net.KeepAliveConfig) error {
+	return c.shutdown(func(now time.Time) {
+		c.tcb.SetKeepAlive(tcp.KeepAlive{Enabled: k.Enable, Idle: k.Idle, Interval: k.Interval, Count: k.Count}, now)
+	})
+}
+
+// SetKeepAlive switches keep-alive probes on or off, keeping their timing.
+func (c *Conn) SetKeepAlive(on bool) error {
+	return c.shutdown(func(now time.Time) {
+		k := c.tcb.KeepAlive()
+		k.Enabled = on
+		c.tcb.SetKeepAlive(k, now)
+	})
+}
+
+// SetKeepAlivePeriod sets both the idle time and the probe interval to d,
+// as (*net.TCPConn).SetKeepAlivePeriod does.
+func (c *Conn) SetKeepAlivePeriod(d time.Duration) error {
+	return c.shutdown(func(now time.Time) {
+		k := c.tcb.KeepAlive()
+		k.Idle, k.Interval = d, d
+		c.tcb.SetKeepAlive(k, now)
+	})
 }
 
 // LocalAddr returns the stack's end of the connection.

@@ -458,3 +458,19 @@ func TestBacklogBoundsHalfOpenConnections(t *testing.T) {
 	assert.Equal(t, uint8(ip.ProtocolICMP), readPacket(t, raw).Protocol())
 	assert.Equal(t, uint64(2), s.Counters.Get("tcp.ListenOverflowSynDrop"))
 }
+
+func TestKeepAliveThroughTheConnAPI(t *testing.T) {
+	a, b := stackPair(t)
+	d, acc := connPair(t, a, b, 7)
+	defer d.Close()
+	defer acc.Close()
+	c := d.(*stack.Conn)
+	require.NoError(t, c.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: 50 * time.Millisecond, Interval: 10 * time.Millisecond, Count: 2}))
+	sent := a.Counters.Get("tcp.SegmentsSent")
+	// The peer answers every probe, so the connection lives on; wait for
+	// the first probes on the wall clock (the stack's own timers fire them).
+	require.Eventually(t, func() bool { return a.Counters.Get("tcp.SegmentsSent") >= sent+2 }, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, tcp.StateEstablished, c.State())
+	require.NoError(t, c.SetKeepAlive(false))
+	assert.Equal(t, tcp.StateEstablished, c.Info().State)
+}

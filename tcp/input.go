@@ -16,6 +16,7 @@ func (c *Conn) Input(seg *Segment, now time.Time) {
 	c.now = now
 	c.Stats.SegmentsReceived++
 	c.Stats.BytesReceived += uint64(len(seg.Payload))
+	defer c.heardFromPeer(now) // whatever it was, the peer is alive
 	switch c.state {
 	case StateClosed:
 		return

@@ -58,6 +58,7 @@ type Config struct {
 	MaxSYNRetries  int           // retransmissions of a SYN before giving up; default 6
 	DelayedACK     time.Duration // delayed-ACK timeout (must be < 500 ms, MUST-40); default 40 ms
 	NoDelay        bool          // switch Nagle's algorithm off (MUST-17); it is on by default (SHLD-7)
+	KeepAlive      KeepAlive     // keep-alive probes; off by default (MUST-25)
 	ISN            ISNSource     // initial sequence numbers; required
 }
 
@@ -99,6 +100,7 @@ func (cfg Config) withDefaults() Config {
 	if cfg.DelayedACK <= 0 {
 		cfg.DelayedACK = DefaultDelayedACK
 	}
+	cfg.KeepAlive = cfg.KeepAlive.withDefaults()
 	return cfg
 }
 
@@ -146,6 +148,7 @@ const (
 	timerRetransmit timer = iota // RTO, and the persist timer when the peer's window is zero
 	timerDelayedACK              // delayed ACK (RFC 9293 §3.8.6.3)
 	timerClose                   // TIME-WAIT 2*MSL, or the FIN-WAIT-2 timeout of a closed socket
+	timerKeepAlive               // keep-alive probes of an idle connection (RFC 9293 §3.8.4)
 	numTimers
 )
 
@@ -197,6 +200,8 @@ type Conn struct {
 	lastAckSent Seq       // Last.ACK.sent (RFC 7323 §4.3)
 	sackOK      bool      // both SYNs carried SACK-permitted (RFC 2018)
 	oooLatest   Seq       // the latest out-of-order arrival, for the first SACK block
+
+	keepAliveProbes int // keep-alive probes sent since the peer was last heard
 
 	// Stats of this connection, in the spirit of Linux's tcp_info.
 	Stats ConnStats

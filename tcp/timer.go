@@ -37,6 +37,10 @@ func (c *Conn) OnTimer(now time.Time) {
 			c.retransmitTimeout(now)
 		}
 	}
+	if due(c.timers[timerKeepAlive], now) {
+		c.timers[timerKeepAlive] = time.Time{}
+		c.keepAliveExpired(now)
+	}
 	if due(c.timers[timerClose], now) {
 		c.timers[timerClose] = time.Time{}
 		switch c.state {
