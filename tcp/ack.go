@@ -19,7 +19,7 @@ func (c *Conn) inputACK(seg *Segment, now time.Time) bool {
 			c.sendResetFor(seg)
 			return false
 		}
-		c.snd.wnd = uint32(seg.Window) << c.snd.shift
+		c.setSendWindow(uint32(seg.Window) << c.snd.shift)
 		c.snd.wl1, c.snd.wl2 = seg.Seq, seg.Ack
 		c.establish()
 	}
@@ -29,6 +29,14 @@ func (c *Conn) inputACK(seg *Segment, now time.Time) bool {
 		return true
 	}
 	switch {
+	case seg.Ack.LessThan(c.snd.una) && c.snd.una.Sub(seg.Ack) > c.snd.maxWnd:
+		// Older than anything the peer could still be acknowledging: a
+		// blind data-injection attempt (RFC 5961 §5.2, MAY-12). "The ACK
+		// value is considered acceptable only if it is in the range of
+		// ((SND.UNA - MAX.SND.WND) =< SEG.ACK =< SND.NXT)"; otherwise send
+		// a challenge ACK and drop the segment.
+		c.sendACK()
+		return false
 	case seg.Ack.GreaterThan(c.snd.max):
 		// "If the ACK acks something not yet sent (SEG.ACK > SND.NXT),
 		// then send an ACK, drop the segment, and return."
@@ -44,7 +52,7 @@ func (c *Conn) inputACK(seg *Segment, now time.Time) bool {
 	// set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
 	if seg.Ack.GreaterThanEq(c.snd.una) &&
 		(c.snd.wl1.LessThan(seg.Seq) || (c.snd.wl1 == seg.Seq && c.snd.wl2.LessThanEq(seg.Ack))) {
-		c.snd.wnd = uint32(seg.Window) << c.snd.shift
+		c.setSendWindow(uint32(seg.Window) << c.snd.shift)
 		c.snd.wl1, c.snd.wl2 = seg.Seq, seg.Ack
 	}
 
@@ -73,6 +81,12 @@ func (c *Conn) inputACK(seg *Segment, now time.Time) bool {
 		}
 	}
 	return true
+}
+
+// setSendWindow sets SND.WND and remembers the largest one (MAX.SND.WND).
+func (c *Conn) setSendWindow(w uint32) {
+	c.snd.wnd = w
+	c.snd.maxWnd = max(c.snd.maxWnd, w)
 }
 
 // ackSent processes an ACK that covers new data: SND.UNA < SEG.ACK =< SND.MAX.

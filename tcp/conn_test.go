@@ -524,3 +524,22 @@ func TestSetNoDelayFlushesWhatNagleHeld(t *testing.T) {
 	require.Len(t, sent, 1)
 	assert.Equal(t, "second", string(sent[0].Payload))
 }
+
+// TestAckFarBelowWindowIsChallenged: an ACK older than SND.UNA minus the
+// largest window the peer offered is a blind injection attempt; it draws a
+// challenge ACK and its data is dropped (RFC 5961 §5.2, MAY-12).
+func TestAckFarBelowWindowIsChallenged(t *testing.T) {
+	p := handshake(t, 1, 2)
+	una := p.server.snd.una
+	bad := Segment{Seq: p.server.rcv.nxt, Ack: una.Add(^uint32(0) - p.server.snd.maxWnd - 10), Flags: FlagACK | FlagPSH,
+		Window: 1000, Payload: []byte("injected")}
+	p.server.Input(&bad, p.now)
+	require.Len(t, p.sr.sent, 1)
+	assert.Equal(t, FlagACK, p.sr.sent[0].Flags)
+	assert.Zero(t, p.server.Readable(), "the data is dropped")
+	ok := bad
+	ok.Ack = una
+	p.sr.take()
+	p.server.Input(&ok, p.now)
+	assert.Equal(t, len("injected"), p.server.Readable(), "with an acceptable ACK it is taken")
+}

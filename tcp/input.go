@@ -55,7 +55,7 @@ func (c *Conn) inputListen(seg *Segment, now time.Time) {
 		c.snd.una = c.iss
 		c.snd.nxt = c.iss.Add(1)
 		c.snd.max = c.snd.nxt
-		c.snd.wnd = uint32(seg.Window) // a SYN's window is never scaled
+		c.setSendWindow(uint32(seg.Window)) // a SYN's window is never scaled
 		c.snd.wl1 = seg.Seq
 		c.setState(StateSynReceived)
 		c.sendSYN(now)
@@ -102,7 +102,7 @@ func (c *Conn) inputSynSent(seg *Segment, now time.Time) {
 		// "If SND.UNA > ISS (our SYN has been ACKed), change the connection
 		// state to ESTABLISHED, form an ACK segment <SEQ=SND.NXT>
 		// <ACK=RCV.NXT><CTL=ACK> and send it."
-		c.snd.wnd = uint32(seg.Window)
+		c.setSendWindow(uint32(seg.Window))
 		c.snd.wl1, c.snd.wl2 = seg.Seq, seg.Ack
 		c.establish()
 		c.sendACK()
@@ -112,7 +112,7 @@ func (c *Conn) inputSynSent(seg *Segment, now time.Time) {
 	// "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment
 	// <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." This is
 	// simultaneous open (RFC 9293 Figure 7, MUST-10).
-	c.snd.wnd = uint32(seg.Window)
+	c.setSendWindow(uint32(seg.Window))
 	c.snd.wl1 = seg.Seq
 	c.setState(StateSynReceived)
 	c.timers[timerRetransmit] = time.Time{}

@@ -125,9 +125,12 @@ type sendVars struct {
 	// max is the highest sequence number sent so far, BSD's snd_max. After a
 	// retransmission timeout SND.NXT goes back to SND.UNA and resends, so an
 	// acceptable ACK is one up to max, not up to SND.NXT.
-	max   Seq
-	shift uint8  // window scale the peer asked us to apply to its windows
-	mss   uint16 // effective send MSS (MUST-16)
+	max Seq
+	// maxWnd is the largest window the peer has offered, MAX.SND.WND of
+	// RFC 5961 §5.2, the bound of the acceptable-ACK range.
+	maxWnd uint32
+	shift  uint8  // window scale the peer asked us to apply to its windows
+	mss    uint16 // effective send MSS (MUST-16)
 }
 
 // recvVars are the receive sequence variables of RFC 9293 §3.3.1.
