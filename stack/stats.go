@@ -2,7 +2,6 @@ package stack
 
 import (
 	"maps"
-	"slices"
 	"sync"
 )
 
@@ -53,11 +52,4 @@ func (c *Counters) Snapshot() map[string]uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return maps.Clone(c.m)
-}
-
-// Names returns the counter names in order.
-func (c *Counters) Names() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Sorted(maps.Keys(c.m))
 }

@@ -63,14 +63,6 @@ func (c *Conn) SetNoDelay(on bool, now time.Time) {
 	}
 }
 
-// Writable returns how many bytes Write would accept now.
-func (c *Conn) Writable() int {
-	if c.err != nil || c.closeSent || c.state == StateClosed {
-		return 0
-	}
-	return c.sendBuf.Free()
-}
-
 // Read is RECEIVE (RFC 9293 §3.10.3): it moves received, in-order bytes into
 // p. It returns 0 when nothing is buffered; ReadEOF tells whether more can
 // come. Reading may open the receive window, and then a window update is
