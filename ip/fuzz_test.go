@@ -111,3 +111,47 @@ func FuzzParseICMP(f *testing.F) {
 		}
 	})
 }
+
+// FuzzICMPQuote feeds arbitrary ICMP errors to Quote: it never panics, a
+// failure always has a drop reason, and what it reads back agrees with
+// Original.
+func FuzzICMPQuote(f *testing.F) {
+	var dst [MaxErrorLen]byte
+	for _, typ := range []uint8{TypeDestinationUnreachable, TypeSourceQuench, TypeTimeExceeded, TypeParameterProblem} {
+		f.Add(dst[:Error(dst[:], typ, CodeFragmentationNeeded, 1000, tcpOriginal(12345, 5))])
+	}
+	f.Add(dst[:Error(dst[:], TypeDestinationUnreachable, CodeHostUnreachable, 0, tcpOriginal(1, 6))])
+	f.Add([]byte{3, 1, 0, 0, 0, 0, 0, 0, 0x45})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) >= ICMPHeaderLen {
+			// Repair the checksum, so the fuzzer's bytes reach the quote.
+			b = bytes.Clone(b)
+			binary.BigEndian.PutUint16(b[2:], 0)
+			binary.BigEndian.PutUint16(b[2:], Checksum(b))
+		}
+		m, err := ParseICMP(b)
+		if err != nil {
+			return // FuzzParseICMP covers parsing
+		}
+		q, err := m.Quote()
+		if err != nil {
+			if q != (Quote{}) {
+				t.Fatalf("got %+v with error %v", q, err)
+			}
+			if DropReason(err) == "ip_other" {
+				t.Fatalf("error %v has no drop reason", err)
+			}
+			return
+		}
+		h, p, err := m.Original()
+		if err != nil || len(p) != 8 || h.FragmentOffset() != 0 {
+			t.Fatalf("Quote accepted what Original reads as %d+%d bytes (%v)", len(h), len(p), err)
+		}
+		if q.Src != h.Src() || q.Dst != h.Dst() || q.Protocol != h.Protocol() || q.TotalLen != h.TotalLen() {
+			t.Fatalf("quote %+v disagrees with the quoted header", q)
+		}
+		if q.SrcPort != binary.BigEndian.Uint16(p) || q.Seq != binary.BigEndian.Uint32(p[4:]) {
+			t.Fatalf("quote %+v disagrees with the quoted payload %x", q, p)
+		}
+	})
+}

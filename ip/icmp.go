@@ -2,7 +2,8 @@ package ip
 
 // ICMPv4, RFC 792: the echo and destination-unreachable messages a host must
 // handle (RFC 1122 §3.2.2), with the next-hop MTU of RFC 1191 §4 in
-// "fragmentation needed".
+// "fragmentation needed". quote.go reads what an error quotes and builds
+// the other errors.
 //
 //	 0                   1                   2                   3
 //	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
@@ -56,6 +57,18 @@ const (
 	CodeProtocolUnreachable = 2
 	CodePortUnreachable     = 3
 	CodeFragmentationNeeded = 4 // and DF set; carries the next-hop MTU
+	CodeSourceRouteFailed   = 5
+	// Codes of RFC 1122 §3.2.2.1 and RFC 1812 §5.2.7.1.
+	CodeNetUnknown              = 6
+	CodeHostUnknown             = 7
+	CodeSourceHostIsolated      = 8
+	CodeNetProhibited           = 9
+	CodeHostProhibited          = 10
+	CodeNetUnreachableForTOS    = 11
+	CodeHostUnreachableForTOS   = 12
+	CodeCommunicationProhibited = 13
+	CodeHostPrecedenceViolation = 14
+	CodePrecedenceCutoff        = 15
 )
 
 // quoteLen is how much of the original datagram's payload an error quotes:
@@ -120,8 +133,10 @@ func (m ICMP) Payload() []byte { return m.Body() }
 // IsError reports whether the message is an ICMP error, one that quotes an
 // original datagram: destination unreachable, source quench, redirect, time
 // exceeded or parameter problem.
-func (m ICMP) IsError() bool {
-	switch m.Type() {
+func (m ICMP) IsError() bool { return isErrorType(m.Type()) }
+
+func isErrorType(typ uint8) bool {
+	switch typ {
 	case TypeDestinationUnreachable, TypeSourceQuench, TypeRedirect,
 		TypeTimeExceeded, TypeParameterProblem:
 		return true
@@ -176,25 +191,5 @@ func EchoReply(dst []byte, req ICMP) int {
 // a view from ParseIPv4. It returns 0, writing nothing, if dst is too short;
 // MaxDestUnreachableLen bytes are always enough.
 func DestUnreachable(dst []byte, code uint8, mtu uint16, original IPv4) int {
-	if len(original) < HeaderMinLen {
-		return 0
-	}
-	hl := min(original.HeaderLen(), len(original))
-	quote := original[:min(hl+quoteLen, len(original))]
-	n := ICMPHeaderLen + len(quote)
-	if len(dst) < n {
-		return 0
-	}
-	m := dst[:n]
-	m[icmpType] = TypeDestinationUnreachable
-	m[icmpCode] = code
-	binary.BigEndian.PutUint16(m[icmpChecksum:], 0)
-	var rest uint32 // unused, or unused + next-hop MTU
-	if code == CodeFragmentationNeeded {
-		rest = uint32(mtu)
-	}
-	binary.BigEndian.PutUint32(m[icmpID:], rest)
-	copy(m[icmpBody:], quote)
-	binary.BigEndian.PutUint16(m[icmpChecksum:], Checksum(m))
-	return n
+	return Error(dst, TypeDestinationUnreachable, code, mtu, original)
 }

@@ -5,14 +5,16 @@ package ip
 // "Bad input never panics"). Every sentinel error of this package is such a
 // reason, and DropReason names its counter:
 //
-//	ErrTooShort      ip_too_short           fewer than 20 bytes
-//	ErrVersion       ip_bad_version         version field is not 4
-//	ErrHeaderLength  ip_bad_header_length   IHL < 5 or past the packet
-//	ErrTotalLength   ip_bad_total_length    total length < IHL*4 or past the packet
-//	ErrChecksum      ip_bad_checksum        header checksum wrong
-//	ErrICMPTooShort  icmp_too_short         ICMP message under 8 bytes
-//	ErrICMPChecksum  icmp_bad_checksum      ICMP checksum wrong
-//	ErrICMPOriginal  icmp_bad_original      ICMP error quoting no valid IPv4 header
+//	ErrTooShort           ip_too_short           fewer than 20 bytes
+//	ErrVersion            ip_bad_version         version field is not 4
+//	ErrHeaderLength       ip_bad_header_length   IHL < 5 or past the packet
+//	ErrTotalLength        ip_bad_total_length    total length < IHL*4 or past the packet
+//	ErrChecksum           ip_bad_checksum        header checksum wrong
+//	ErrICMPTooShort       icmp_too_short         ICMP message under 8 bytes
+//	ErrICMPChecksum       icmp_bad_checksum      ICMP checksum wrong
+//	ErrICMPOriginal       icmp_bad_original      ICMP error quoting no valid IPv4 header
+//	ErrICMPQuoteShort     icmp_quote_too_short   ICMP error quoting under 8 bytes of payload
+//	ErrICMPQuoteFragment  icmp_quote_fragment    ICMP error quoting a non-first fragment
 //
 // The names are stable: dashboards and the conformance tables key on them.
 
@@ -31,6 +33,8 @@ var dropReasons = [...]struct {
 	{ErrICMPTooShort, "icmp_too_short"},
 	{ErrICMPChecksum, "icmp_bad_checksum"},
 	{ErrICMPOriginal, "icmp_bad_original"},
+	{ErrICMPQuoteShort, "icmp_quote_too_short"},
+	{ErrICMPQuoteFragment, "icmp_quote_fragment"},
 }
 
 // DropReason returns the counter name for an error of this package (matched

@@ -21,6 +21,8 @@ func TestDropReason(t *testing.T) {
 		{ErrICMPTooShort, "icmp_too_short"},
 		{ErrICMPChecksum, "icmp_bad_checksum"},
 		{ErrICMPOriginal, "icmp_bad_original"},
+		{ErrICMPQuoteShort, "icmp_quote_too_short"},
+		{ErrICMPQuoteFragment, "icmp_quote_fragment"},
 		{fmt.Errorf("reading packet: %w", ErrChecksum), "ip_bad_checksum"},
 		{assert.AnError, "ip_other"},
 	}

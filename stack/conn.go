@@ -2,6 +2,7 @@ package stack
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -21,6 +22,9 @@ type Conn struct {
 	tcb *tcp.Conn // guarded by s.mu
 
 	listener   *Listener // the listener that accepted it, nil for Dial
+	held       bool      // its ACKs are held for the batch being processed (batch.go)
+	recvDSCP   uint8     // DSCP of the last segment received; guarded by s.mu
+	linger     int       // SetLinger's seconds, -1 by default; guarded by s.mu
 	ephemeral  bool      // its local port was chosen by Dial
 	userClosed bool      // Close was called; guarded by s.mu
 
@@ -29,6 +33,7 @@ type Conn struct {
 
 	readable chan struct{} // signalled when the TCB changed; capacity 1
 	writable chan struct{} // signalled when the TCB changed; capacity 1
+	urgent   chan struct{} // signalled when urgent data arrives (urgent.go); capacity 1
 	closed   chan struct{} // closed by Close
 	rd, wd   deadline
 	once     sync.Once
@@ -40,9 +45,11 @@ func newConn(s *Stack, id tcp.ID) *Conn {
 	return &Conn{
 		s:         s,
 		id:        id,
+		linger:    -1,
 		heapIndex: -1,
 		readable:  make(chan struct{}, 1),
 		writable:  make(chan struct{}, 1),
+		urgent:    make(chan struct{}, 1),
 		closed:    make(chan struct{}),
 		rd:        makeDeadline(),
 		wd:        makeDeadline(),
@@ -87,13 +94,17 @@ func (c *Conn) Read(p []byte) (int, error) {
 
 // Write queues all of p for sending, blocking while the send buffer is
 // full.
-func (c *Conn) Write(p []byte) (int, error) {
+func (c *Conn) Write(p []byte) (int, error) { return c.writeAll(p, c.TryWrite) }
+
+// writeAll calls try (TryWrite or TryWriteUrgent) until all of p is queued,
+// blocking while the send buffer is full.
+func (c *Conn) writeAll(p []byte, try func([]byte) (int, error)) (int, error) {
 	total := 0
 	for {
 		if isClosed(c.wd.wait()) {
 			return total, c.opError("write", os.ErrDeadlineExceeded)
 		}
-		n, err := c.TryWrite(p[total:])
+		n, err := try(p[total:])
 		total += n
 		switch {
 		case errors.Is(err, ErrWouldBlock):
@@ -114,7 +125,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 
 // Close closes the connection: a FIN follows the data already written, and
 // data that arrives afterwards resets the connection (as in Linux). The TCB
-// lives on in the stack until the close handshake completes.
+// lives on in the stack until the close handshake completes. SetLinger
+// changes this: with 0, Close aborts with a RST; with a positive time, it
+// waits up to that long for the peer to acknowledge everything.
 func (c *Conn) Close() error {
 	c.s.mu.Lock()
 	if c.userClosed {
@@ -123,12 +136,56 @@ func (c *Conn) Close() error {
 	}
 	c.userClosed = true
 	now := c.s.now()
-	c.tcb.Close(now)
-	c.tcb.CloseRead(now)
+	linger := c.linger
+	if linger == 0 {
+		c.tcb.Abort(now) // "discard unsent data and send a RST"
+	} else {
+		c.tcb.Close(now)
+		c.tcb.CloseRead(now)
+	}
 	c.s.settle(c)
 	c.s.unlock()
 	c.once.Do(func() { close(c.closed) })
+	if linger > 0 {
+		c.waitClosed(time.Duration(linger) * time.Second)
+	}
 	return nil
+}
+
+// SetLinger sets what Close does with data not yet acknowledged, as
+// (*net.TCPConn).SetLinger does on Linux: sec < 0 (the default) sends it in
+// the background; sec == 0 discards it and resets the connection (RFC 9293
+// §3.10.5 ABORT); sec > 0 sends it in the background, but Close returns
+// only once the peer has acknowledged it and our FIN, or after sec seconds.
+func (c *Conn) SetLinger(sec int) error {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if c.userClosed {
+		return c.opError("set", net.ErrClosed)
+	}
+	c.linger = sec
+	return nil
+}
+
+// waitClosed waits until our FIN is acknowledged (or the connection is
+// gone), at most d.
+func (c *Conn) waitClosed(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		c.s.mu.Lock()
+		st := c.tcb.State()
+		c.s.mu.Unlock()
+		switch st {
+		case tcp.StateFinWait2, tcp.StateTimeWait, tcp.StateClosed:
+			return
+		}
+		select {
+		case <-c.writable:
+		case <-t.C:
+			return
+		}
+	}
 }
 
 // CloseWrite shuts down the sending side (a half-close): the peer reads EOF
@@ -178,6 +235,53 @@ func (c *Conn) SetNoDelay(noDelay bool) error {
 	c.s.settle(c)
 	c.s.unlock()
 	return nil
+}
+
+// SetUserTimeout sets how long sent data may stay unacknowledged before
+// the connection is given up with ETIMEDOUT: R2 of RFC 9293 §3.8.3 as a
+// time (MUST-21), the user timeout of RFC 5482 and Linux's
+// TCP_USER_TIMEOUT. Zero goes back to the default of 15 retransmissions.
+func (c *Conn) SetUserTimeout(d time.Duration) error {
+	return c.shutdown(func(now time.Time) { c.tcb.SetUserTimeout(d, now) })
+}
+
+// SetTTL sets the time to live of the connection's packets, as
+// (*ipv4.Conn).SetTTL of golang.org/x/net does (RFC 9293 MUST-49).
+func (c *Conn) SetTTL(ttl int) error {
+	if ttl < 1 || ttl > 255 {
+		return c.opError("set", fmt.Errorf("TTL %d is outside 1..255", ttl))
+	}
+	return c.shutdown(func(time.Time) {
+		f := c.tcb.IPFields()
+		f.TTL = uint8(ttl)
+		c.tcb.SetIPFields(f)
+	})
+}
+
+// SetDSCP sets the Differentiated Services code point (RFC 2474) of the
+// connection's packets, the upper six bits of the old TOS byte (RFC 9293
+// MUST-48), passed to IP unchanged (SHLD-22). The two ECN bits below it are
+// TCP's, not the application's. It may be changed at any time (SHLD-21),
+// though RFC 9293 advises applications not to, in general, once the
+// connection is open (SHLD-23): a path may treat the two parts of one
+// stream differently.
+func (c *Conn) SetDSCP(dscp int) error {
+	if dscp < 0 || dscp > 63 {
+		return c.opError("set", fmt.Errorf("DSCP %d is outside 0..63", dscp))
+	}
+	return c.shutdown(func(time.Time) {
+		f := c.tcb.IPFields()
+		f.DSCP = uint8(dscp)
+		c.tcb.SetIPFields(f)
+	})
+}
+
+// ReceivedDSCP returns the DSCP of the last segment received on the
+// connection (RFC 9293 MAY-9: pass the received DiffServ field up).
+func (c *Conn) ReceivedDSCP() int {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return int(c.recvDSCP)
 }
 
 // SetKeepAliveConfig sets keep-alive probes as (*net.TCPConn) does; zero
@@ -251,6 +355,20 @@ func errnoFor(op string, err error) error {
 		errno = syscall.ECONNRESET
 	case errors.Is(err, tcp.ErrConnectionRefused):
 		errno = syscall.ECONNREFUSED
+	// The errors of ICMP messages (tcp/icmp.go), before ErrTimeout: a
+	// timeout after a soft error reports the soft error, as Linux does.
+	case errors.Is(err, tcp.ErrNetUnreachable):
+		errno = syscall.ENETUNREACH
+	case errors.Is(err, tcp.ErrHostUnreachable), errors.Is(err, tcp.ErrTimeExceeded):
+		errno = syscall.EHOSTUNREACH
+	case errors.Is(err, tcp.ErrProtocolUnreachable):
+		errno = syscall.ENOPROTOOPT
+	case errors.Is(err, tcp.ErrSourceRouteFailed):
+		errno = syscall.EOPNOTSUPP
+	case errors.Is(err, tcp.ErrParameterProblem):
+		errno = syscall.EPROTO
+	case errors.Is(err, tcp.ErrMessageTooLong):
+		errno = syscall.EMSGSIZE
 	case errors.Is(err, tcp.ErrTimeout):
 		errno = syscall.ETIMEDOUT
 	case errors.Is(err, tcp.ErrConnectionAborted):

@@ -11,13 +11,13 @@ import (
 
 // Demultiplexing of arriving packets (RFC 1122 §3.3 for IP, RFC 9293 §3.10.7
 // for choosing the TCB): check the IPv4 header, keep only packets for our
-// address, answer ICMP echo, then find the connection by its 4-tuple, or a
-// listener by the destination port, or answer for a closed port.
+// address, answer ICMP echo and pass ICMP errors to the connection they
+// quote (icmp.go), then find the connection by its 4-tuple, or a listener
+// by the destination port, or answer for a closed port.
 //
 // Left out: IP fragment reassembly (fragments are counted and dropped; the
 // kernel does path MTU discovery with DF set, so none arrive on a TUN link
-// in practice), IP options (accepted, ignored), ICMP errors for TCP
-// (counted; soft and hard errors come with the RFC 9293 issue).
+// in practice), IP options (accepted, ignored).
 
 // deliver handles one packet from the device. Called with mu held.
 func (s *Stack) deliver(pkt []byte, now time.Time) {
@@ -33,6 +33,14 @@ func (s *Stack) deliver(pkt []byte, now time.Time) {
 		s.Counters.inc("ip.InvalidDestinationAddressesReceived")
 		return
 	}
+	if ip.ValidPeer(h.Src()) != nil {
+		// A martian: broadcast, multicast, loopback or unspecified
+		// sources never send to us. Drop it silently, never answering
+		// (RFC 1122 §3.2.1.3; a SYN from one is rejected, MUST-63).
+		s.Counters.inc(dropInvalidSource)
+		s.Counters.inc("ip.InvalidSourceAddressesReceived")
+		return
+	}
 	if h.IsFragment() {
 		s.Counters.inc(dropFragment)
 		return
@@ -41,18 +49,23 @@ func (s *Stack) deliver(pkt []byte, now time.Time) {
 	case ip.ProtocolTCP:
 		s.deliverTCP(h, now)
 	case ip.ProtocolICMP:
-		s.deliverICMP(h)
+		s.deliverICMP(h, now)
 	default:
 		s.Counters.inc(dropUnknownProtocol)
 		s.sendICMPUnreachable(h, ip.CodeProtocolUnreachable)
 	}
 }
 
-// deliverICMP answers echo requests (RFC 792, RFC 1122 §3.2.2.6).
-func (s *Stack) deliverICMP(h ip.IPv4) {
+// deliverICMP answers echo requests (RFC 792, RFC 1122 §3.2.2.6) and hands
+// errors to TCP (icmp.go).
+func (s *Stack) deliverICMP(h ip.IPv4, now time.Time) {
 	m, err := ip.ParseICMP(h.Payload())
 	if err != nil {
 		s.Counters.inc("drop." + ip.DropReason(err))
+		return
+	}
+	if m.IsError() {
+		s.deliverICMPError(m, now)
 		return
 	}
 	if m.Type() != ip.TypeEchoRequest {
@@ -88,15 +101,25 @@ func (s *Stack) sendICMPUnreachable(h ip.IPv4, code uint8) {
 // finishIP writes the IPv4 header in front of a payload of n bytes already
 // in pkt[20:] and queues the packet.
 func (s *Stack) finishIP(pkt []byte, proto uint8, dst netip.Addr, n int) {
+	s.finishIPWith(pkt, proto, dst, n, tcp.IPFields{})
+}
+
+// finishIPWith is finishIP with a connection's TTL and DSCP; zero fields
+// take the stack's defaults.
+func (s *Stack) finishIPWith(pkt []byte, proto uint8, dst netip.Addr, n int, fields tcp.IPFields) {
 	s.ipID++
 	f := ip.IPv4Fields{
+		TOS:          fields.DSCP << 2,
 		TotalLen:     uint16(ip.HeaderMinLen + n),
 		ID:           s.ipID,
 		DontFragment: true,
-		TTL:          ip.DefaultTTL,
+		TTL:          s.cfg.TTL,
 		Protocol:     proto,
 		Src:          s.addr,
 		Dst:          dst,
+	}
+	if fields.TTL != 0 {
+		f.TTL = fields.TTL
 	}
 	f.Encode(pkt)
 	s.queue(pkt[:ip.HeaderMinLen+n])
@@ -134,6 +157,8 @@ func (s *Stack) deliverTCP(h ip.IPv4, now time.Time) {
 
 	if c := s.conns[id]; c != nil {
 		if !s.reopensTimeWait(c, &seg) {
+			s.hold(c)
+			c.recvDSCP = h.TOS() >> 2
 			c.tcb.Input(&seg, now)
 			s.settle(c)
 			return
@@ -147,15 +172,12 @@ func (s *Stack) deliverTCP(h ip.IPv4, now time.Time) {
 }
 
 // reopensTimeWait lets a new SYN take over a 4-tuple in TIME-WAIT when its
-// sequence number is beyond anything of the old connection (RFC 9293
-// §3.10.7.4 allows it, MAY-2; RFC 6191 refines it with timestamps, which
-// tinytcp does not send yet). The old TCB is dropped; the caller then
-// treats the SYN as a new connection.
+// timestamp or sequence number is beyond anything of the old connection
+// (RFC 9293 §3.10.7.4 allows it, MAY-2; RFC 6191 says when:
+// tcp/timewait.go). The old TCB is dropped; the caller then treats the SYN
+// as a new connection.
 func (s *Stack) reopensTimeWait(c *Conn, seg *tcp.Segment) bool {
-	if c.tcb.State() != tcp.StateTimeWait || seg.Flags&(tcp.FlagSYN|tcp.FlagACK|tcp.FlagRST) != tcp.FlagSYN {
-		return false
-	}
-	if !seg.Seq.GreaterThan(c.tcb.Info().RcvNXT) {
+	if !c.tcb.AcceptsNewIncarnation(seg) {
 		return false
 	}
 	c.tcb.Abort(s.now())
@@ -194,6 +216,7 @@ func (s *Stack) listenInput(l *Listener, id tcp.ID, seg *tcp.Segment, now time.T
 	c.listener = l
 	c.tcb = tcp.Listen(l.tcp, s, id)
 	s.conns[id] = c
+	s.hold(c)
 	c.tcb.Input(seg, now)
 	if c.tcb.State() == tcp.StateListen {
 		delete(s.conns, id)

@@ -14,12 +14,19 @@ func (s *Stack) Transmit(c *tcp.Conn, seg *tcp.Segment) {
 	if seg.Flags.Has(tcp.FlagRST) {
 		s.Counters.inc("tcp.ResetsSent")
 	}
-	s.transmit(c.ID(), seg)
+	s.transmitWith(c.ID(), seg, c.IPFields())
 }
 
-// transmit serialises seg for the 4-tuple id: IPv4 header, TCP header and
-// options, payload, then the TCP checksum over the pseudo-header (MUST-2).
+// transmit serialises seg for the 4-tuple id with the stack's default IPv4
+// header fields.
 func (s *Stack) transmit(id tcp.ID, seg *tcp.Segment) {
+	s.transmitWith(id, seg, tcp.IPFields{})
+}
+
+// transmitWith serialises seg for the 4-tuple id: IPv4 header (with the
+// TTL and DSCP the connection asked for), TCP header and options, payload,
+// then the TCP checksum over the pseudo-header (MUST-2).
+func (s *Stack) transmitWith(id tcp.ID, seg *tcp.Segment, f tcp.IPFields) {
 	s.traceSegment(dirOut, id.Local, id.Remote, seg)
 	hl := seg.HeaderLen()
 	n := hl + len(seg.Payload)
@@ -35,8 +42,18 @@ func (s *Stack) transmit(id tcp.ID, seg *tcp.Segment) {
 	copy(b[hl:], seg.Payload)
 	sum := ip.Sum(b, ip.PseudoHeaderSum(id.Local.Addr(), id.Remote.Addr(), ip.ProtocolTCP, n))
 	tcp.Header(b).SetChecksum(ip.Fold(sum))
-	s.finishIP(pkt, ip.ProtocolTCP, id.Remote.Addr(), n)
+	s.finishIPWith(pkt, ip.ProtocolTCP, id.Remote.Addr(), n, f)
 	s.Counters.inc("tcp.SegmentsSent")
+}
+
+// NegativeAdvice is the advice TCP gives IP when a connection's
+// retransmissions reach R1 (RFC 9293 §3.8.3, MUST-20). A router would drop
+// its cached route or neighbour entry and look again; a point-to-point TUN
+// link has nothing else to try, so the advice is counted and traced, and
+// the application sees it as Info().Trouble. Called with mu held.
+func (s *Stack) NegativeAdvice(c *tcp.Conn) {
+	s.Counters.inc("tcp.NegativeAdvice")
+	s.traceNote(c.ID(), "R1 reached: negative advice to IP")
 }
 
 // StateChanged traces a transition and keeps the tables in step. Called by

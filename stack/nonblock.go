@@ -2,11 +2,13 @@ package stack
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"syscall"
 
+	"tinytcp/ip"
 	"tinytcp/tcp"
 )
 
@@ -26,6 +28,12 @@ func (s *Stack) Connect(remote netip.AddrPort, cfg *tcp.Config) (*Conn, error) {
 	defer s.unlock()
 	if s.closed {
 		return nil, ErrStackClosed
+	}
+	if err := ip.ValidPeer(remote.Addr()); err != nil {
+		// MUST-46: no OPEN to a broadcast or multicast address, or to any
+		// other address that cannot be a unicast peer. Linux says
+		// ENETUNREACH for these too.
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(remote), Err: fmt.Errorf("%w: %w", syscall.ENETUNREACH, err)}
 	}
 	port, ok := s.pickPort(remote)
 	if !ok || len(s.conns) >= s.cfg.MaxConnections {
@@ -89,13 +97,20 @@ func (c *Conn) TryRead(p []byte) (int, error) {
 }
 
 // TryWrite queues what fits of p, or returns ErrWouldBlock if nothing does.
-func (c *Conn) TryWrite(p []byte) (int, error) {
+func (c *Conn) TryWrite(p []byte) (int, error) { return c.tryWrite(p, false) }
+
+// tryWrite is TryWrite, or TryWriteUrgent when urgent is set.
+func (c *Conn) tryWrite(p []byte, urgent bool) (int, error) {
 	c.s.mu.Lock()
 	if c.userClosed {
 		c.s.mu.Unlock()
 		return 0, c.opError("write", net.ErrClosed)
 	}
-	n, err := c.tcb.Write(p, c.s.now())
+	write := c.tcb.Write
+	if urgent {
+		write = c.tcb.WriteUrgent
+	}
+	n, err := write(p, c.s.now())
 	c.s.settle(c)
 	c.s.unlock()
 	switch {

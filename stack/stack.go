@@ -29,6 +29,9 @@ type Config struct {
 	// included); default 65536. A SYN beyond it is dropped and counted,
 	// and Dial fails.
 	MaxConnections int
+	// TTL is the time to live of the packets the stack sends, unless a
+	// connection sets its own (RFC 9293 MUST-49); default 64.
+	TTL uint8
 	// Clock is the time source; nil for the wall clock. With a
 	// *ManualClock the stack runs no timer goroutine.
 	Clock Clock
@@ -59,6 +62,8 @@ type Stack struct {
 	conns     map[tcp.ID]*Conn
 	listeners map[uint16]*Listener
 	timers    timerHeap
+	batch     []*Conn // connections whose ACKs wait for the end of the batch (batch.go)
+	batching  bool
 	closed    bool
 	ipID      uint16
 	rng       *rand.Rand
@@ -107,6 +112,9 @@ func New(cfg Config) (*Stack, error) {
 	}
 	if s.cfg.Backlog <= 0 {
 		s.cfg.Backlog = DefaultBacklog
+	}
+	if s.cfg.TTL == 0 {
+		s.cfg.TTL = ip.DefaultTTL
 	}
 	if s.cfg.MaxConnections <= 0 {
 		s.cfg.MaxConnections = DefaultMaxConnections
@@ -180,7 +188,11 @@ func (s *Stack) readLoop() {
 			s.mu.Unlock()
 			return
 		}
-		s.deliver(buf[:n], s.now())
+		now := s.now()
+		s.beginBatch()
+		s.deliver(buf[:n], now)
+		s.drainQueued(buf, now)
+		s.endBatch(now)
 		s.unlock()
 	}
 }
@@ -230,6 +242,24 @@ func (s *Stack) Inject(pkt []byte) {
 		return
 	}
 	s.deliver(pkt, s.now())
+	s.unlock()
+}
+
+// InjectBatch is Inject for several packets that arrive together, as if
+// queued in the device: they are all processed before any ACK is sent
+// (RFC 9293 MUST-59; batch.go).
+func (s *Stack) InjectBatch(pkts [][]byte) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	now := s.now()
+	s.beginBatch()
+	for _, p := range pkts {
+		s.deliver(p, now)
+	}
+	s.endBatch(now)
 	s.unlock()
 }
 

@@ -474,3 +474,202 @@ func TestKeepAliveThroughTheConnAPI(t *testing.T) {
 	require.NoError(t, c.SetKeepAlive(false))
 	assert.Equal(t, tcp.StateEstablished, c.Info().State)
 }
+
+// rawAccept opens a connection to s's port from a hand-driven peer on raw
+// and returns the accepted Conn.
+func rawAccept(t *testing.T, s *stack.Stack, raw tun.Device, port uint16) *stack.Conn {
+	t.Helper()
+	l, err := s.Listen(port)
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	peer, local := netip.AddrPortFrom(addrA, 40000), netip.AddrPortFrom(addrB, port)
+	_, err = raw.Write(buildTCP(t, peer, local, tcp.Segment{Seq: 1, Flags: tcp.FlagSYN, Window: 65535}, false))
+	require.NoError(t, err)
+	_, synack := readSegment(t, raw)
+	require.Equal(t, tcp.FlagSYN|tcp.FlagACK, synack.Flags)
+	_, err = raw.Write(buildTCP(t, peer, local, tcp.Segment{Seq: 2, Ack: synack.Seq.Add(1), Flags: tcp.FlagACK, Window: 65535}, false))
+	require.NoError(t, err)
+	c, err := l.Accept()
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c.(*stack.Conn)
+}
+
+func TestTTLAndDSCPReachTheIPHeader(t *testing.T) {
+	da, raw := tun.Pipe(1500)
+	s := newStack(t, da, addrB)
+	c := rawAccept(t, s, raw, 80)
+	assert.Error(t, c.SetTTL(0))
+	assert.Error(t, c.SetDSCP(64))
+	require.NoError(t, c.SetTTL(9))
+	require.NoError(t, c.SetDSCP(10)) // AF11 (RFC 2597)
+	_, err := c.Write([]byte("x"))
+	require.NoError(t, err)
+	h, seg := readSegment(t, raw)
+	assert.Equal(t, []byte("x"), seg.Payload)
+	assert.Equal(t, uint8(9), h.TTL())
+	assert.Equal(t, uint8(10<<2), h.TOS())
+
+	// The DiffServ field of what arrives is passed up (MAY-9).
+	pkt := buildTCP(t, netip.AddrPortFrom(addrA, 40000), netip.AddrPortFrom(addrB, 80),
+		tcp.Segment{Seq: 2, Ack: seg.Seq.Add(1), Flags: tcp.FlagACK, Window: 65535}, false)
+	pkt[1] = 26 << 2 // AF31; the IPv4 header checksum is fixed below
+	pkt[10], pkt[11] = 0, 0
+	cs := ip.Checksum(pkt[:ip.HeaderMinLen])
+	pkt[10], pkt[11] = byte(cs>>8), byte(cs)
+	s.Inject(pkt)
+	assert.Equal(t, 26, c.ReceivedDSCP())
+}
+
+func TestSetUserTimeoutReachesTheTCB(t *testing.T) {
+	da, raw := tun.Pipe(1500)
+	s := newStack(t, da, addrB)
+	c := rawAccept(t, s, raw, 80)
+	require.NoError(t, c.SetUserTimeout(2*time.Second))
+	assert.Equal(t, 2*time.Second, c.Info().UserTimeout)
+	require.NoError(t, c.Close())
+	assert.Error(t, c.SetUserTimeout(time.Second), "a closed connection takes no options")
+}
+
+// TestNoConnectionsWithBroadcastOrMulticast: Dial refuses addresses that
+// cannot be a unicast peer (MUST-46), and packets from them, or to a
+// broadcast or multicast address, are dropped without an answer
+// (MUST-57, MUST-63).
+func TestNoConnectionsWithBroadcastOrMulticast(t *testing.T) {
+	s, raw := rawPeer(t)
+	for _, a := range []string{"255.255.255.255", "224.0.0.1", "0.0.0.0", "127.0.0.1", "240.0.0.9"} {
+		_, err := s.Dial(context.Background(), netip.AddrPortFrom(netip.MustParseAddr(a), 80))
+		assert.ErrorIs(t, err, syscall.ENETUNREACH, a)
+		assert.ErrorIs(t, err, ip.ErrInvalidAddress, a)
+	}
+	assert.Zero(t, s.ConnCount())
+
+	l, err := s.Listen(80)
+	require.NoError(t, err)
+	defer l.Close()
+	syn := tcp.Segment{Seq: 1, Flags: tcp.FlagSYN, Window: 65535}
+	to := netip.AddrPortFrom(addrB, 80)
+	for _, from := range []string{"255.255.255.255", "224.0.0.1", "0.0.0.0", "127.0.0.1"} {
+		_, err := raw.Write(buildTCP(t, netip.AddrPortFrom(netip.MustParseAddr(from), 1234), to, syn, false))
+		require.NoError(t, err)
+	}
+	for _, dst := range []string{"255.255.255.255", "224.0.0.1"} {
+		_, err := raw.Write(buildTCP(t, netip.AddrPortFrom(addrA, 1234), netip.AddrPortFrom(netip.MustParseAddr(dst), 80), syn, false))
+		require.NoError(t, err)
+	}
+	// A ping after them: its reply is the next packet, so none of the
+	// SYNs drew a SYN,ACK or a RST.
+	_, err = raw.Write(echoRequest(""))
+	require.NoError(t, err)
+	assert.Equal(t, uint8(ip.ProtocolICMP), readPacket(t, raw).Protocol())
+	assert.Equal(t, uint64(4), s.Counters.Get("drop.ip_invalid_source"))
+	assert.Equal(t, uint64(2), s.Counters.Get("drop.ip_not_for_us"))
+	assert.Zero(t, s.ConnCount())
+}
+
+// TestListenOnAPortWithAConnectionOpening: a LISTEN can be opened on a
+// local port while a connection from that port is in SYN-SENT, and the two
+// then open side by side without disturbing each other (MUST-41, MUST-42).
+func TestListenOnAPortWithAConnectionOpening(t *testing.T) {
+	s, raw := rawPeer(t)
+	server := netip.AddrPortFrom(addrA, 9000)
+	c, err := s.Connect(server, nil)
+	require.NoError(t, err)
+	_, syn := readSegment(t, raw)
+	require.Equal(t, tcp.FlagSYN, syn.Flags)
+	local := netip.AddrPortFrom(addrB, syn.SrcPort)
+	require.Equal(t, tcp.StateSynSent, c.State())
+
+	l, err := s.Listen(local.Port())
+	require.NoError(t, err, "LISTEN beside a SYN-SENT connection on the same port")
+	defer l.Close()
+
+	// A second peer opens a connection to the listener...
+	client := netip.AddrPortFrom(addrA, 5555)
+	_, err = raw.Write(buildTCP(t, client, local, tcp.Segment{Seq: 100, Flags: tcp.FlagSYN, Window: 65535}, false))
+	require.NoError(t, err)
+	_, synack := readSegment(t, raw)
+	require.Equal(t, tcp.FlagSYN|tcp.FlagACK, synack.Flags)
+	require.Equal(t, client.Port(), synack.DstPort)
+	// ...while the first answers the SYN-SENT connection.
+	_, err = raw.Write(buildTCP(t, server, local, tcp.Segment{Seq: 700, Ack: syn.Seq.Add(1), Flags: tcp.FlagSYN | tcp.FlagACK, Window: 65535}, false))
+	require.NoError(t, err)
+	_, ack := readSegment(t, raw)
+	assert.Equal(t, tcp.FlagACK, ack.Flags)
+	assert.Equal(t, server.Port(), ack.DstPort)
+	assert.Equal(t, tcp.StateEstablished, c.State())
+
+	_, err = raw.Write(buildTCP(t, client, local, tcp.Segment{Seq: 101, Ack: synack.Seq.Add(1), Flags: tcp.FlagACK, Window: 65535}, false))
+	require.NoError(t, err)
+	acc, err := l.Accept()
+	require.NoError(t, err)
+	defer acc.Close()
+	assert.Equal(t, client.String(), acc.RemoteAddr().String())
+	assert.Equal(t, tcp.StateEstablished, c.State(), "the first connection is untouched")
+}
+
+// TestQueuedSegmentsDrawOneACK: four full segments queued together are all
+// processed before one ACK covers them (MUST-58, MUST-59); one at a time,
+// every second one is acknowledged.
+func TestQueuedSegmentsDrawOneACK(t *testing.T) {
+	s, raw := rawPeer(t)
+	c := rawAccept(t, s, raw, 80)
+	peer, local := netip.AddrPortFrom(addrA, 40000), netip.AddrPortFrom(addrB, 80)
+	una := tcp.Seq(0)
+	{
+		// The SYN,ACK was consumed by rawAccept; learn SND.NXT from the
+		// ACK of a first byte.
+		_, err := c.Write([]byte("x"))
+		require.NoError(t, err)
+		_, seg := readSegment(t, raw)
+		una = seg.Seq.Add(1)
+	}
+	next := tcp.Seq(2)
+	segments := func(k int) [][]byte {
+		var pkts [][]byte
+		for i := 0; i < k; i++ {
+			seg := tcp.Segment{Seq: next, Ack: una, Flags: tcp.FlagACK, Window: 65535, Payload: bytes.Repeat([]byte{'d'}, 1460)}
+			pkts = append(pkts, buildTCP(t, peer, local, seg, false))
+			next = next.Add(1460)
+		}
+		return pkts
+	}
+	acksUntilPing := func() []tcp.Seq {
+		_, err := raw.Write(echoRequest(""))
+		require.NoError(t, err)
+		var acks []tcp.Seq
+		for {
+			h := readPacket(t, raw)
+			if h.Protocol() == ip.ProtocolICMP {
+				return acks
+			}
+			var seg tcp.Segment
+			require.NoError(t, tcp.ParseSegment(h.Payload(), &seg))
+			acks = append(acks, seg.Ack)
+		}
+	}
+
+	s.InjectBatch(segments(4))
+	assert.Equal(t, []tcp.Seq{next}, acksUntilPing(), "one ACK for the batch")
+
+	for _, p := range segments(4) {
+		s.Inject(p)
+	}
+	assert.Equal(t, []tcp.Seq{next.Add(^uint32(2*1460 - 1)), next}, acksUntilPing(), "one ACK per two segments")
+}
+
+// TestLingerZeroClosesWithReset: SetLinger(0) makes Close an ABORT (RFC
+// 9293 §3.10.5): the peer sees a reset, not an end of file.
+func TestLingerZeroClosesWithReset(t *testing.T) {
+	a, b := stackPair(t)
+	d, acc := connPair(t, a, b, 7)
+	defer acc.Close()
+	c := d.(*stack.Conn)
+	_, err := c.Write([]byte("unsent?"))
+	require.NoError(t, err)
+	require.NoError(t, c.SetLinger(0))
+	require.NoError(t, c.Close())
+	_, err = io.ReadAll(acc)
+	assert.ErrorIs(t, err, syscall.ECONNRESET)
+	assert.Error(t, c.SetLinger(1), "closed")
+}

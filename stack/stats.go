@@ -18,6 +18,7 @@ type Counters struct {
 // Drop reasons the stack itself detects.
 const (
 	dropNotForUs        = "drop.ip_not_for_us"
+	dropInvalidSource   = "drop.ip_invalid_source"
 	dropFragment        = "drop.ip_fragment"
 	dropUnknownProtocol = "drop.ip_unknown_protocol"
 	dropTCPMalformed    = "drop.tcp_malformed"

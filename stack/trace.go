@@ -48,6 +48,9 @@ func (s *Stack) traceSegment(d direction, src, dst netip.AddrPort, seg *tcp.Segm
 		b = fmt.Appendf(b, ", ack %d", uint32(seg.Ack))
 	}
 	b = fmt.Appendf(b, ", win %d", seg.Window)
+	if seg.Flags.Has(tcp.FlagURG) {
+		b = fmt.Appendf(b, ", urg %d", seg.Urgent)
+	}
 	if opts := seg.Options.String(); opts != "" {
 		b = fmt.Appendf(b, ", options [%s]", opts)
 	}
@@ -57,12 +60,18 @@ func (s *Stack) traceSegment(d direction, src, dst netip.AddrPort, seg *tcp.Segm
 }
 
 func (s *Stack) traceState(id tcp.ID, from, to tcp.State) {
+	s.traceNote(id, fmt.Sprintf("%v -> %v", from, to))
+}
+
+// traceNote writes one line about connection id: a transition, or an event
+// such as reaching R1.
+func (s *Stack) traceNote(id tcp.ID, note string) {
 	if s.tracer == nil {
 		return
 	}
 	t := s.tracer
 	b := s.now().AppendFormat(t.buf[:0], "15:04:05.000000")
-	b = fmt.Appendf(b, "     %v %v %v -> %v\n", id.Local, id.Remote, from, to)
+	b = fmt.Appendf(b, "     %v %v %s\n", id.Local, id.Remote, note)
 	t.buf = b
 	t.w.Write(b) //nolint:errcheck
 }

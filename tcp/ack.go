@@ -35,7 +35,7 @@ func (c *Conn) inputACK(seg *Segment, now time.Time) bool {
 		// value is considered acceptable only if it is in the range of
 		// ((SND.UNA - MAX.SND.WND) =< SEG.ACK =< SND.NXT)"; otherwise send
 		// a challenge ACK and drop the segment.
-		c.sendACK()
+		c.challengeACK(now)
 		return false
 	case seg.Ack.GreaterThan(c.snd.max):
 		// "If the ACK acks something not yet sent (SEG.ACK > SND.NXT),
@@ -119,6 +119,8 @@ func (c *Conn) ackSent(seg *Segment, now time.Time) {
 	}
 	c.rtt.backoff = 0
 	c.retries = 0
+	c.progress()
+	c.clearSoftError()
 	c.dupACKs = 0
 	if c.state.Synchronized() && data > 0 {
 		c.onAckCongestion(data)
@@ -149,6 +151,7 @@ func (c *Conn) duplicateACK(seg *Segment, now time.Time) {
 		return
 	}
 	c.Stats.FastRetransmits++
+	c.startStall(now)
 	c.onLossCongestion(false)
 	c.rttStart = time.Time{}
 	next := c.snd.nxt

@@ -394,9 +394,12 @@ func TestRetransmitSYNWithBackoff(t *testing.T) {
 		now = d
 		c.OnTimer(now)
 	}
-	assert.Equal(t, []time.Duration{1, 2, 4, 8, 16, 32, 64}, scale(gaps, time.Second))
+	// Seven retransmissions, the last timeout capped at MaxRTO (120 s).
+	assert.Equal(t, []time.Duration{1, 2, 4, 8, 16, 32, 64, 120}, scale(gaps, time.Second))
 	assert.Len(t, cr.sent, 1+DefaultSYNRetries)
 	assert.ErrorIs(t, c.Err(), ErrTimeout)
+	// MUST-23: R2 for a SYN is at least 3 minutes.
+	assert.GreaterOrEqual(t, now.Sub(t0), 3*time.Minute)
 }
 
 func scale(ds []time.Duration, unit time.Duration) []time.Duration {
@@ -542,4 +545,107 @@ func TestAckFarBelowWindowIsChallenged(t *testing.T) {
 	p.sr.take()
 	p.server.Input(&ok, p.now)
 	assert.Equal(t, len("injected"), p.server.Readable(), "with an acceptable ACK it is taken")
+}
+
+// TestSenderSWSAvoidance follows RFC 9293 §3.8.6.2.1 (MUST-38) against a
+// peer whose largest window (1500) is under two segments (MSS 1000): a
+// window-limited piece waits while data is in flight unless it is at least
+// half that window.
+func TestSenderSWSAvoidance(t *testing.T) {
+	r := &recorder{}
+	c := Dial(testConfig(0), r, ID{Local: clientAP, Remote: serverAP}, t0)
+	synack := Segment{Seq: 5000, Ack: 1, Flags: FlagSYN | FlagACK, Window: 1500}
+	synack.Options.MSS = 1000
+	c.Input(&synack, t0)
+	require.Equal(t, StateEstablished, c.State())
+	r.take()
+	_, err := c.Write(pattern(5000), t0)
+	require.NoError(t, err)
+	sent := r.take()
+	require.Len(t, sent, 1, "a full segment; the 500 bytes left in the window wait")
+	assert.Len(t, sent[0].Payload, 1000)
+
+	ack := func(n uint32) []Segment {
+		c.Input(&Segment{Seq: 5001, Ack: Seq(1 + n), Flags: FlagACK, Window: 1500}, t0)
+		return r.take()
+	}
+	// 200 acknowledged: 700 usable, under half the largest window.
+	assert.Empty(t, ack(200))
+	// 300 acknowledged: 800 usable, at least half of it: sent.
+	sent = ack(300)
+	require.Len(t, sent, 1)
+	assert.Len(t, sent[0].Payload, 800)
+	// Everything acknowledged, nothing in flight: a full segment again.
+	sent = ack(1800)
+	require.NotEmpty(t, sent)
+	assert.Len(t, sent[0].Payload, 1000)
+}
+
+// TestChallengeACKsAreRateLimited: a burst of in-window RSTs and SYNs draws
+// one challenge ACK per ChallengeACKInterval, and the connection survives
+// them all (RFC 5961 §7).
+func TestChallengeACKsAreRateLimited(t *testing.T) {
+	p := handshake(t, 1, 2)
+	c := p.server
+	p.sr.take()
+	for i := 0; i < 10; i++ {
+		rst := Segment{Seq: c.rcv.nxt.Add(100 + uint32(i)), Flags: FlagRST}
+		c.Input(&rst, p.now)
+		syn := Segment{Seq: c.rcv.nxt.Add(7), Flags: FlagSYN}
+		c.Input(&syn, p.now)
+	}
+	assert.Len(t, p.sr.take(), 1, "one challenge ACK within the interval")
+	assert.Equal(t, uint64(19), c.Stats.ChallengeACKsSkipped)
+	p.now = p.now.Add(DefaultChallengeACKInterval)
+	rst := Segment{Seq: c.rcv.nxt.Add(100), Flags: FlagRST}
+	c.Input(&rst, p.now)
+	sent := p.sr.take()
+	require.Len(t, sent, 1, "the next interval allows another")
+	assert.Equal(t, FlagACK, sent[0].Flags)
+	assert.Equal(t, StateEstablished, c.State())
+	assert.Equal(t, uint64(2), c.Stats.ChallengeACKs)
+}
+
+// TestRSTWithDataResets: a RST may carry text (SHLD-2); it resets the
+// connection all the same, and the text is kept for the application, not
+// delivered as data.
+func TestRSTWithDataResets(t *testing.T) {
+	p := handshake(t, 1, 2)
+	c := p.server
+	rst := Segment{Seq: c.rcv.nxt, Flags: FlagRST, Payload: []byte("shutting down\n")}
+	c.Input(&rst, p.now)
+	assert.Equal(t, StateClosed, c.State())
+	assert.ErrorIs(t, c.Err(), ErrConnectionReset)
+	assert.Equal(t, "shutting down.", c.Info().ResetText)
+	assert.Zero(t, c.Readable())
+}
+
+// TestTimeWaitNewIncarnation applies RFC 6191's rules to SYNs arriving in
+// TIME-WAIT (SHLD-4, MAY-2).
+func TestTimeWaitNewIncarnation(t *testing.T) {
+	c := &Conn{state: StateTimeWait}
+	c.rcv.nxt = 1000
+	syn := func(seq Seq, ts bool, tsval uint32) *Segment {
+		s := &Segment{Seq: seq, Flags: FlagSYN}
+		s.Options.HasTimestamps, s.Options.TSVal = ts, tsval
+		return s
+	}
+	// Without timestamps: only the sequence number counts.
+	assert.True(t, c.AcceptsNewIncarnation(syn(1001, false, 0)))
+	assert.False(t, c.AcceptsNewIncarnation(syn(1000, false, 0)))
+	assert.False(t, c.AcceptsNewIncarnation(syn(5, true, 99)), "the old connection had no timestamps")
+	// With timestamps on both: a newer TSval wins whatever the sequence
+	// number; an equal one needs a higher sequence number.
+	c.tsOK, c.tsRecent = true, 500
+	assert.True(t, c.AcceptsNewIncarnation(syn(5, true, 501)))
+	assert.True(t, c.AcceptsNewIncarnation(syn(1001, true, 500)))
+	assert.False(t, c.AcceptsNewIncarnation(syn(5, true, 500)))
+	assert.False(t, c.AcceptsNewIncarnation(syn(5000, true, 499)), "an older timestamp is an old duplicate")
+	assert.True(t, c.AcceptsNewIncarnation(syn(5000, false, 0)), "a SYN without timestamps falls back to the sequence number")
+	// Not a bare SYN, or not TIME-WAIT: no.
+	s := syn(5000, false, 0)
+	s.Flags |= FlagACK
+	assert.False(t, c.AcceptsNewIncarnation(s))
+	c.state = StateEstablished
+	assert.False(t, c.AcceptsNewIncarnation(syn(5000, false, 0)))
 }

@@ -8,8 +8,8 @@ import "time"
 // the synchronized states and SYN-RECEIVED.
 //
 // Deviations and omissions, each waiting for a later issue: the security check (third step) does not
-// apply to a TUN link; URG (sixth step) is ignored; data carried on a SYN is
-// not queued, so the peer sends it again.
+// apply to a TUN link; data carried on a SYN is not queued, so the peer
+// sends it again. The sixth step, URG, is in urgent.go.
 
 // Input processes one arriving segment.
 func (c *Conn) Input(seg *Segment, now time.Time) {
@@ -175,6 +175,33 @@ func (c *Conn) acceptable(seg *Segment) bool {
 	}
 }
 
+// zeroWindowAllowance makes the allowance RFC 9293 §3.10.7.4 asks for
+// when the receive window is zero: "If the RCV.WND is zero, no segments
+// will be acceptable, but special allowance should be made to accept valid
+// ACKs, URGs, and RSTs"; §3.8.6 makes it a requirement for RST and URG
+// (MUST-66). A segment with text that starts exactly at RCV.NXT loses its
+// text and FIN, which do not fit, and goes on as a bare control segment,
+// which the table of acceptable finds acceptable; the caller acknowledges
+// the refused text. (Linux 6.x drops such a segment whole, ACK and URG
+// with it, when its receive queue holds data, and answers with the same
+// duplicate ACK.) It reports whether it took the text away.
+func (c *Conn) zeroWindowAllowance(seg *Segment) bool {
+	if c.rcv.wnd != 0 || seg.Seq != c.rcv.nxt || len(seg.Payload) == 0 || seg.Flags.Has(FlagSYN) {
+		return false // (a SYN draws its challenge ACK as it is)
+	}
+	seg.Payload = nil
+	seg.Flags &^= FlagFIN
+	return true
+}
+
+// ackIfOwed sends the acknowledgment still owed at the end of a segment's
+// processing, unless the connection is gone.
+func (c *Conn) ackIfOwed() {
+	if c.ackPending > 0 && c.state != StateClosed {
+		c.sendACK()
+	}
+}
+
 // trim cuts an acceptable segment down to the receive window: bytes before
 // RCV.NXT were received already, bytes past RCV.NXT+RCV.WND do not fit
 // ("segments with higher beginning sequence numbers" than the window are
@@ -240,11 +267,19 @@ func (c *Conn) inputSynchronized(seg *Segment, now time.Time) {
 	}
 
 	// First, check the sequence number.
+	refused := c.zeroWindowAllowance(seg)
 	if !c.acceptable(seg) {
 		c.unacceptable(seg, now)
 		return
 	}
+	if refused {
+		// The text did not fit: acknowledge that at once, unless a
+		// segment sent on the way (data, a challenge ACK) does.
+		c.ackPending++
+		defer c.ackIfOwed()
+	}
 	c.updateTSRecent(seg)
+	up, urgent := urgentPointer(seg) // SEG.SEQ+SEG.UP, before trimming moves SEG.SEQ
 	c.trim(seg)
 	inOrder := seg.Seq == c.rcv.nxt
 
@@ -253,9 +288,10 @@ func (c *Conn) inputSynchronized(seg *Segment, now time.Time) {
 	// draws a challenge ACK, so a blind attacker must guess exactly.
 	if seg.Flags.Has(FlagRST) {
 		if !inOrder {
-			c.sendACK()
+			c.challengeACK(now)
 			return
 		}
+		c.noteResetText(seg)
 		c.reset()
 		return
 	}
@@ -278,7 +314,7 @@ func (c *Conn) inputSynchronized(seg *Segment, now time.Time) {
 			c.setState(StateClosed)
 			return
 		}
-		c.sendACK()
+		c.challengeACK(now)
 		return
 	}
 
@@ -291,7 +327,10 @@ func (c *Conn) inputSynchronized(seg *Segment, now time.Time) {
 		return
 	}
 
-	// Sixth, check the URG bit: urgent data comes with issue 4.
+	// Sixth, check the URG bit (urgent.go).
+	if urgent {
+		c.inputURG(up)
+	}
 
 	// Seventh, process the segment text.
 	fin := seg.Flags.Has(FlagFIN) && inOrder

@@ -13,7 +13,8 @@ import "time"
 // avoidance, one fast retransmit on three duplicate ACKs) is a placeholder
 // that keeps a clean link fast and a lossy one alive; the error-control issue
 // replaces it with full fast recovery, SACK and CUBIC. Not here yet: Nagle's
-// algorithm, the urgent pointer, timestamps and SACK options.
+// algorithm, timestamps and SACK options. The urgent pointer every segment
+// may carry is set in urgent.go.
 
 // transmit fills in the fields every segment of this connection shares
 // (ports, acknowledgment, window) and hands it to the stack.
@@ -26,12 +27,14 @@ func (c *Conn) transmit(seg *Segment) {
 	if !seg.Flags.Has(FlagSYN) {
 		c.stamp(seg)
 	}
+	c.setUrgentPointer(seg) // URG and SEG.UP while SND.UP is ahead (urgent.go)
 	if seg.Flags.Has(FlagACK) {
 		seg.Ack = c.rcv.nxt
 		c.lastAckSent = c.rcv.nxt
 		// Every ACK we send acknowledges everything received so far, so a
 		// delayed ACK is no longer owed (RFC 9293 §3.8.6.3).
 		c.ackPending = 0
+		c.ackOwed = false
 		c.timers[timerDelayedACK] = time.Time{}
 	}
 	c.Stats.SegmentsSent++
@@ -73,6 +76,7 @@ func (c *Conn) sendSYN(now time.Time) {
 		seg.Options.WindowScale = c.rcv.shift
 	}
 	c.synOptions(&seg.Options)
+	c.startStall(now)
 	if c.timers[timerRetransmit].IsZero() && c.rtt.backoff == 0 {
 		// The first transmission is timed; a retransmission never is
 		// (Karn's algorithm, MUST-18).
@@ -82,8 +86,13 @@ func (c *Conn) sendSYN(now time.Time) {
 	c.armRetransmit(now)
 }
 
-// sendACK sends <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+// sendACK sends <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, or, inside a batch
+// of queued segments, notes that one is owed (batch.go, MUST-59).
 func (c *Conn) sendACK() {
+	if c.holdACKs {
+		c.ackOwed = true
+		return
+	}
 	c.transmit(&Segment{Seq: c.snd.nxt, Flags: FlagACK})
 }
 
@@ -133,18 +142,26 @@ func (c *Conn) output(now time.Time) {
 			if n == 0 {
 				break
 			}
-			// Sender silly-window avoidance (RFC 9293 §3.8.6.2.1, simplified):
-			// a piece smaller than a full segment that is not the end of the
-			// data waits while something is in flight to be acknowledged.
-			// Nagle's algorithm (RFC 9293 §3.7.4, SHLD-7) holds back the
-			// end of the data too, in Minshall's form that Linux uses: only
-			// while an earlier small segment is unacknowledged, so a write
-			// that ends in a partial segment is not held behind full ones.
-			// The application can switch it off (MUST-17), and a FIN
-			// following the data sends it, as in Linux.
+			// Sender silly-window avoidance (RFC 9293 §3.8.6.2.1, MUST-38):
+			// send when (1) a full segment can go, or (2) the data is
+			// pushed and all of it fits now, or (3) at least Fs = 1/2 of
+			// the largest window the peer has offered can go; and (4), the
+			// override timeout, when nothing is in flight to bring an ACK
+			// that would open the window, as Linux does (its override
+			// timeout is zero). The end of the data is "pushed" unless
+			// Nagle's algorithm (RFC 9293 §3.7.4, SHLD-7) holds it back,
+			// in Minshall's form that Linux uses: only while an earlier
+			// small segment is unacknowledged, so a write that ends in a
+			// partial segment is not held behind full ones. The
+			// application can switch Nagle off (MUST-17), and a FIN
+			// following the data sends it, as in Linux, and so does
+			// urgent data not yet acknowledged (urgent.go).
 			inFlight := c.snd.nxt != c.snd.una
 			smallInFlight := c.smallSent && c.snd.una.LessThan(c.smallEnd)
-			if n < mss && inFlight && (n < remaining || (!c.cfg.NoDelay && !c.closeSent && smallInFlight)) {
+			nagle := !c.cfg.NoDelay && !c.closeSent && !c.urgentMode() // Linux's rule: urgent data is never held
+			windowLimited := n < remaining
+			fractionOK := n >= c.snd.maxWnd/2
+			if n < mss && inFlight && ((windowLimited && !fractionOK) || (!windowLimited && nagle && smallInFlight)) {
 				break
 			}
 			payload := c.sendBuf.Peek(int(c.snd.nxt.Sub(start)), int(n))

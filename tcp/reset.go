@@ -26,3 +26,27 @@ func ResetFor(seg *Segment) (Segment, bool) {
 	}
 	return rst, true
 }
+
+// maxResetText bounds the diagnostic text kept from a RST.
+const maxResetText = 128
+
+// noteResetText keeps the text a RST carries (RFC 9293 §3.5.3: "TCP
+// implementations SHOULD allow a received RST segment to include data
+// (SHLD-2). It has been suggested that a RST segment could contain
+// diagnostic data that explains the cause of the RST. No standard has yet
+// been established for such data."). There is no standard, so it is kept
+// as printable text, shortened, for Info and the trace; it never reaches
+// the byte stream.
+func (c *Conn) noteResetText(seg *Segment) {
+	if len(seg.Payload) == 0 {
+		return
+	}
+	b := make([]byte, 0, min(len(seg.Payload), maxResetText))
+	for _, ch := range seg.Payload[:min(len(seg.Payload), maxResetText)] {
+		if ch < 0x20 || ch > 0x7e {
+			ch = '.'
+		}
+		b = append(b, ch)
+	}
+	c.resetText = string(b)
+}

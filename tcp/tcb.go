@@ -55,11 +55,21 @@ type Config struct {
 	MSL            time.Duration // maximum segment lifetime; TIME-WAIT lasts 2*MSL; default 30 s (Linux's 60 s TIME-WAIT)
 	MinRTO         time.Duration // lower bound of the retransmission timeout; default MinRTO
 	MaxRetries     int           // retransmissions of one segment before giving up (R2); default 15
-	MaxSYNRetries  int           // retransmissions of a SYN before giving up; default 6
+	MaxSYNRetries  int           // retransmissions of a SYN before giving up; default 7, over 3 minutes (MUST-23)
+	R1             int           // retransmissions before delivery is reported in trouble; default 3 (SHLD-10)
+	UserTimeout    time.Duration // R2 as a time without progress (RFC 5482, MUST-21); 0 for the retry counts
 	DelayedACK     time.Duration // delayed-ACK timeout (must be < 500 ms, MUST-40); default 40 ms
 	NoDelay        bool          // switch Nagle's algorithm off (MUST-17); it is on by default (SHLD-7)
 	KeepAlive      KeepAlive     // keep-alive probes; off by default (MUST-25)
 	ISN            ISNSource     // initial sequence numbers; required
+	IP             IPFields      // TTL and DSCP of the connection's packets (MUST-48, MUST-49)
+	// NoSoftErrors switches off the reporting of soft errors (ICMP
+	// messages on an open connection) to the application (SHLD-20).
+	NoSoftErrors bool
+	// ChallengeACKInterval is the least time between two challenge ACKs
+	// (RFC 5961 §7); default 500 ms, Linux's tcp_invalid_ratelimit;
+	// negative for no limit.
+	ChallengeACKInterval time.Duration
 }
 
 // Defaults.
@@ -68,8 +78,10 @@ const (
 	DefaultBufferSize = 256 << 10
 	DefaultMSL        = 30 * time.Second
 	DefaultMaxRetries = 15
-	DefaultSYNRetries = 6
+	DefaultSYNRetries = 7
 	DefaultDelayedACK = 40 * time.Millisecond
+	// DefaultChallengeACKInterval is Linux's and gVisor's 500 ms.
+	DefaultChallengeACKInterval = 500 * time.Millisecond
 	// DefaultSendMSS is the send MSS when the peer sends no MSS option
 	// (RFC 9293 §3.7.1, MUST-15: 536 for IPv4).
 	DefaultSendMSS = 536
@@ -97,6 +109,12 @@ func (cfg Config) withDefaults() Config {
 	if cfg.MaxSYNRetries <= 0 {
 		cfg.MaxSYNRetries = DefaultSYNRetries
 	}
+	if cfg.ChallengeACKInterval == 0 {
+		cfg.ChallengeACKInterval = DefaultChallengeACKInterval
+	}
+	if cfg.R1 <= 0 {
+		cfg.R1 = DefaultR1
+	}
 	if cfg.DelayedACK <= 0 {
 		cfg.DelayedACK = DefaultDelayedACK
 	}
@@ -119,7 +137,7 @@ type sendVars struct {
 	una Seq    // SND.UNA: oldest unacknowledged sequence number
 	nxt Seq    // SND.NXT: next sequence number to send
 	wnd uint32 // SND.WND: send window, already scaled
-	up  Seq    // SND.UP: urgent pointer (urgent data comes with issue 4)
+	up  Seq    // SND.UP: send urgent pointer, the first octet after urgent data (urgent.go)
 	wl1 Seq    // SND.WL1: segment sequence number used for last window update
 	wl2 Seq    // SND.WL2: segment acknowledgment number used for last window update
 	// max is the highest sequence number sent so far, BSD's snd_max. After a
@@ -137,7 +155,7 @@ type sendVars struct {
 type recvVars struct {
 	nxt Seq    // RCV.NXT: next sequence number expected
 	wnd uint32 // RCV.WND: receive window, the free space of the receive buffer
-	up  Seq    // RCV.UP: receive urgent pointer
+	up  Seq    // RCV.UP: receive urgent pointer (urgent.go)
 	// adv is the right edge of the window last advertised,
 	// RCV.NXT+RCV.WND at the time; it never moves left (RFC 9293 §3.8.6).
 	adv   Seq
@@ -171,6 +189,8 @@ type Conn struct {
 	recvBuf ring     // bytes received in order, not yet read
 	ooo     oooQueue // segments received beyond RCV.NXT
 
+	urg urgentVars // urgent mode of either side (urgent.go)
+
 	passive    bool // opened by a passive OPEN (for SYN-RECEIVED -> LISTEN on RST, MUST-11)
 	closeSent  bool // user called CLOSE: a FIN follows the buffered data
 	readClosed bool // the application will read no more; arriving data resets the connection
@@ -182,8 +202,11 @@ type Conn struct {
 	rttSeq   Seq       // the segment being timed ends here
 	rttStart time.Time // when it was sent; zero when nothing is being timed
 	retries  int       // consecutive retransmission timeouts
-	dupACKs  int       // duplicate ACKs in a row (fast retransmit)
-	persist  bool      // timerRetransmit runs as the persist timer
+	// stallStart is when retransmitting without progress began: the user
+	// timeout counts from it (failure.go).
+	stallStart time.Time
+	dupACKs    int  // duplicate ACKs in a row (fast retransmit)
+	persist    bool // timerRetransmit runs as the persist timer
 
 	smallSent bool // a segment shorter than the MSS was sent...
 	smallEnd  Seq  // ...ending here (Nagle's algorithm, Minshall's form)
@@ -191,7 +214,9 @@ type Conn struct {
 	cwnd     uint32 // congestion window, bytes
 	ssthresh uint32 // slow start threshold
 
-	ackPending int // segments received and not yet acknowledged (delayed ACK)
+	ackPending int  // segments received and not yet acknowledged (delayed ACK)
+	holdACKs   bool // a batch of queued segments is being processed (batch.go)
+	ackOwed    bool // an ACK was held back during the batch
 	timers     [numTimers]time.Time
 	now        time.Time // the time of the call being served, for the segments it sends
 
@@ -206,6 +231,11 @@ type Conn struct {
 
 	keepAliveProbes int // keep-alive probes sent since the peer was last heard
 
+	lastChallenge time.Time // when the last challenge ACK went out (RFC 5961 §7)
+	resetText     string    // what the peer's RST carried as text (SHLD-2)
+
+	icmp icmpState // soft error and path MTU from ICMP errors (icmp.go)
+
 	// Stats of this connection, in the spirit of Linux's tcp_info.
 	Stats ConnStats
 }
@@ -217,6 +247,8 @@ type ConnStats struct {
 	Retransmits                    uint64 // segments sent again
 	Timeouts                       uint64 // retransmission timer expiries
 	FastRetransmits                uint64
+	ChallengeACKs                  uint64 // sent (RFC 5961)
+	ChallengeACKsSkipped           uint64 // held back by the rate limit (RFC 5961 §7)
 }
 
 // ID is a connection's 4-tuple, seen from this end.
@@ -268,7 +300,23 @@ type Info struct {
 	SRTT, RTTVAR, RTO      time.Duration
 	CWND, SSThresh         uint32
 	SendQueued, RecvQueued int
-	Stats                  ConnStats
+	// SndUP and RcvUP are the urgent pointers (urgent.go): zero until
+	// urgent data is first written or received.
+	SndUP, RcvUP Seq
+	// Retries counts retransmission timeouts without progress; Trouble
+	// is set from R1 on (RFC 9293 §3.8.3, SHLD-9).
+	Retries     int
+	Trouble     bool
+	UserTimeout time.Duration
+	// ResetText is the text the peer's RST carried, if any (RFC 9293
+	// §3.5.3, SHLD-2: "diagnostic data that explains the cause").
+	ResetText string
+	Stats     ConnStats
+	// SoftErr is the soft error an ICMP message reported and no
+	// acknowledgment has cleared (SHLD-25); PathMTU is the path MTU
+	// "fragmentation needed" set, 0 if none did (icmp.go).
+	SoftErr error
+	PathMTU int
 }
 
 // Info returns a snapshot of the TCB.
@@ -279,7 +327,11 @@ func (c *Conn) Info() Info {
 		SendMSS: int(c.snd.mss), SndShift: c.snd.shift, RcvShift: c.rcv.shift,
 		SRTT: c.rtt.srtt, RTTVAR: c.rtt.rttvar, RTO: c.rtt.current(),
 		CWND: c.cwnd, SSThresh: c.ssthresh,
-		SendQueued: c.sendBuf.Len(), RecvQueued: c.recvBuf.Len(), Stats: c.Stats,
+		SndUP: c.snd.up, RcvUP: c.rcv.up,
+		SendQueued: c.sendBuf.Len(), RecvQueued: c.recvBuf.Len(),
+		Retries: c.retries, Trouble: c.Trouble(), UserTimeout: c.cfg.UserTimeout,
+		ResetText: c.resetText, Stats: c.Stats,
+		SoftErr: c.icmp.softErr, PathMTU: c.icmp.pathMTU,
 	}
 }
 
@@ -305,7 +357,7 @@ func (c *Conn) setState(s State) {
 // fail records err for the application and closes the connection.
 func (c *Conn) fail(err error) {
 	if c.err == nil {
-		c.err = err
+		c.err = c.withSoftError(err) // a timeout reports the ICMP soft error (SHLD-25)
 	}
 	c.setState(StateClosed)
 }

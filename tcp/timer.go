@@ -55,17 +55,13 @@ func (c *Conn) OnTimer(now time.Time) {
 func due(t, now time.Time) bool { return !t.IsZero() && !now.Before(t) }
 
 // retransmitTimeout is RFC 6298 §5.4 to §5.6: resend the oldest
-// unacknowledged segment, back the timer off and restart it. Past the
-// retry limit (R2, RFC 9293 §3.8.3, MUST-20) the connection is given up.
+// unacknowledged segment, back the timer off and restart it. At R1 IP and
+// the application hear of the trouble; at R2 the connection is given up
+// (RFC 9293 §3.8.3, MUST-20; failure.go). Like Linux, giving up sends no
+// RST: the peer has not been heard from for minutes, and the RFC asks only
+// that the connection be closed.
 func (c *Conn) retransmitTimeout(now time.Time) {
-	limit := c.cfg.MaxRetries
-	if c.state == StateSynSent || c.state == StateSynReceived {
-		limit = c.cfg.MaxSYNRetries
-	}
-	if c.retries >= limit {
-		if c.state.Synchronized() || c.state == StateSynReceived {
-			c.transmit(&Segment{Seq: c.snd.max, Flags: FlagRST})
-		}
+	if c.givesUp(now) {
 		c.fail(ErrTimeout)
 		return
 	}
@@ -73,16 +69,19 @@ func (c *Conn) retransmitTimeout(now time.Time) {
 	c.rtt.backoff++
 	c.Stats.Timeouts++
 	c.rttStart = time.Time{} // Karn: never time a retransmitted segment
+	c.reachedR1()
 	switch c.state {
 	case StateSynSent, StateSynReceived:
 		c.Stats.Retransmits++
 		c.sendSYN(now)
-		return
+	default:
+		c.startStall(now)
+		c.onLossCongestion(true)
+		c.snd.nxt = c.snd.una
+		c.output(now)
+		c.armRetransmit(now)
 	}
-	c.onLossCongestion(true)
-	c.snd.nxt = c.snd.una
-	c.output(now)
-	c.armRetransmit(now)
+	c.clampToUserTimeout()
 }
 
 // probeWindow sends a zero-window probe and backs the persist timer off
@@ -92,6 +91,7 @@ func (c *Conn) retransmitTimeout(now time.Time) {
 // window may stay closed indefinitely (MUST-37): probing never gives up.
 func (c *Conn) probeWindow(now time.Time) {
 	c.rtt.backoff = min(c.rtt.backoff+1, 12)
+	c.probeUrgent() // first an ACK at SND.UNA that carries URG (urgent.go)
 	c.transmit(&Segment{Seq: c.snd.una.Add(^uint32(0)), Flags: FlagACK})
 	c.persist = true
 	c.timers[timerRetransmit] = now.Add(c.rtt.current())

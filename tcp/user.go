@@ -37,6 +37,11 @@ func Listen(cfg Config, hooks Hooks, id ID) *Conn {
 // buffer holds and transmits what the windows allow. It returns the number
 // of bytes queued; 0 with a nil error means the buffer is full.
 func (c *Conn) Write(p []byte, now time.Time) (int, error) {
+	return c.send(p, false, now)
+}
+
+// send is SEND, with the URGENT flag or without (WriteUrgent, urgent.go).
+func (c *Conn) send(p []byte, urgent bool, now time.Time) (int, error) {
 	c.now = now
 	switch {
 	case c.err != nil:
@@ -47,6 +52,9 @@ func (c *Conn) Write(p []byte, now time.Time) (int, error) {
 		return 0, ErrClosing
 	}
 	n := c.sendBuf.Write(p)
+	if urgent && n > 0 {
+		c.markUrgentQueued()
+	}
 	if c.state.canSendData() {
 		c.output(now)
 	}
@@ -71,6 +79,7 @@ func (c *Conn) Read(p []byte, now time.Time) int {
 	c.now = now
 	n := c.recvBuf.Read(p)
 	if n > 0 {
+		c.urgentConsumed(n)
 		c.recvBuf.release()
 		c.windowUpdate(now)
 	}

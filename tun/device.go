@@ -27,5 +27,13 @@ type Device interface {
 	Close() error
 }
 
+// TryReader is a Device that can read a packet only if one is already
+// waiting: TryRead never blocks, and returns ok false when none is. The
+// stack uses it to take the packets queued behind the one it waited for as
+// one batch.
+type TryReader interface {
+	TryRead(p []byte) (n int, ok bool, err error)
+}
+
 // ErrClosed is returned by Read and Write once the device is closed.
 var ErrClosed = errors.New("tun: device closed")

@@ -67,6 +67,20 @@ func (c *Pcap) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// TryRead reads a packet that is already waiting, if the wrapped device can
+// tell (TryReader), and records it.
+func (c *Pcap) TryRead(p []byte) (int, bool, error) {
+	tr, ok := c.dev.(TryReader)
+	if !ok {
+		return 0, false, nil
+	}
+	n, ok, err := tr.TryRead(p)
+	if ok && n > 0 {
+		c.record(p[:n])
+	}
+	return n, ok, err
+}
+
 // Write records p and writes it to the wrapped device. A packet is recorded
 // even if the device then refuses it: the file shows what was sent.
 func (c *Pcap) Write(p []byte) (int, error) {

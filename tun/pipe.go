@@ -86,6 +86,20 @@ func (e *pipeEnd) Read(p []byte) (int, error) {
 	}
 }
 
+// TryRead reads a packet if one is queued, without waiting (TryReader).
+func (e *pipeEnd) TryRead(p []byte) (int, bool, error) {
+	select {
+	case <-e.link.done:
+		return 0, false, ErrClosed
+	case buf := <-e.in.packets:
+		n := copy(p, buf)
+		e.in.recycle(buf)
+		return n, true, nil
+	default:
+		return 0, false, nil
+	}
+}
+
 // Write queues a copy of p for the other end. It never blocks: when the
 // queue is full the packet is dropped and Write still returns len(p), nil.
 func (e *pipeEnd) Write(p []byte) (int, error) {

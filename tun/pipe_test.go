@@ -190,3 +190,22 @@ func TestPipeConcurrentWritersAndReaders(t *testing.T) {
 	wg.Wait()
 	assert.Len(t, got, writers*perWriter, "every packet exactly once")
 }
+
+func TestPipeTryReadNeverWaits(t *testing.T) {
+	a, b := Pipe(1500)
+	defer a.Close()
+	buf := make([]byte, 1500)
+	n, ok, err := b.(TryReader).TryRead(buf)
+	require.NoError(t, err)
+	assert.False(t, ok)
+	assert.Zero(t, n)
+	_, err = a.Write([]byte("one"))
+	require.NoError(t, err)
+	n, ok, err = b.(TryReader).TryRead(buf)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, "one", string(buf[:n]))
+	a.Close()
+	_, _, err = b.(TryReader).TryRead(buf)
+	assert.ErrorIs(t, err, ErrClosed)
+}

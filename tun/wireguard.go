@@ -115,6 +115,38 @@ func (d *wireguardDevice) Read(p []byte) (int, error) {
 	return d.readSizes[0], nil
 }
 
+// TryRead reads one packet if the kernel has one queued, without waiting
+// (TryReader). The file descriptor is non-blocking (wireguard makes it so
+// and leaves the waiting to Go's poller), so a raw read(2) that finds
+// nothing returns EAGAIN at once; returning true from the RawConn callback
+// stops the poller from waiting for more.
+func (d *wireguardDevice) TryRead(p []byte) (int, bool, error) {
+	if d.closed.Load() {
+		return 0, false, ErrClosed
+	}
+	d.readMu.Lock()
+	defer d.readMu.Unlock()
+	rc, err := d.dev.File().SyscallConn()
+	if err != nil {
+		return 0, false, d.fileError("read", err)
+	}
+	var n int
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		n, rerr = unix.Read(int(fd), p)
+		return true
+	})
+	switch {
+	case err != nil:
+		return 0, false, d.fileError("read", err)
+	case rerr == unix.EAGAIN || rerr == unix.EINTR:
+		return 0, false, nil
+	case rerr != nil:
+		return 0, false, d.fileError("read", rerr)
+	}
+	return n, true, nil
+}
+
 // Write sends p as one packet.
 func (d *wireguardDevice) Write(p []byte) (int, error) {
 	if d.closed.Load() {

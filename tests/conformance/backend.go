@@ -32,6 +32,9 @@ var (
 	ErrClosed       = errors.New("socket closed")        // use after close
 	ErrPipe         = errors.New("broken pipe")          // write after shutdown
 	ErrNotSupported = errors.New("not supported by this backend")
+	// The errors of ICMP destination unreachable (and time exceeded).
+	ErrHostUnreachable = errors.New("no route to host")       // EHOSTUNREACH
+	ErrNetUnreachable  = errors.New("network is unreachable") // ENETUNREACH
 )
 
 // Backend makes fresh instances of one stack.
@@ -82,6 +85,12 @@ type SocketOptions struct {
 	NoDelay    bool // disable Nagle's algorithm
 	RecvBuffer int  // receive buffer in bytes, 0 for the default
 	SendBuffer int  // send buffer in bytes, 0 for the default
+	// UserTimeout is R2 as a time (RFC 9293 §3.8.3, MUST-21): Linux's
+	// TCP_USER_TIMEOUT; 0 for the retransmission count.
+	UserTimeout time.Duration
+	// TTL and DSCP of the connection's IPv4 packets (MUST-49, MUST-48):
+	// IP_TTL and IP_TOS; 0 for the default.
+	TTL, DSCP int
 }
 
 // Socket is one socket on the stack under test. Every call is
@@ -93,6 +102,10 @@ type Socket interface {
 	Accept() (Socket, error)
 	// Write queues what fits of p; ErrWouldBlock if nothing does.
 	Write(p []byte) (int, error)
+	// WriteUrgent is Write with the URGENT flag (RFC 9293 §3.8.5): the
+	// urgent pointer moves to the end of what it queued, as send(2) with
+	// MSG_OOB does; ErrNotSupported where the stack has no urgent data.
+	WriteUrgent(p []byte) (int, error)
 	// Read returns buffered data; io.EOF after the peer's FIN;
 	// ErrWouldBlock if there is nothing yet; ErrReset/ErrTimedOut/... if
 	// the connection failed.
@@ -111,4 +124,11 @@ type Socket interface {
 	LocalPort() uint16
 	// SetNoDelay switches Nagle's algorithm off (true) or on.
 	SetNoDelay(on bool) error
+	// Urgent is how much of the stream, from the next byte Read returns
+	// through the last urgent byte, is urgent data the application has
+	// been told of (RFC 9293 §3.8.5, MUST-33); 0 when none is pending.
+	// Linux reports urgent data once its last byte has arrived (POLLPRI),
+	// tinytcp as soon as the pointer has. ErrNotSupported where the stack
+	// has no urgent data.
+	Urgent() (int, error)
 }

@@ -16,6 +16,8 @@ import (
 // TestConformance runs every scenario on every backend and fails on any
 // difference that is neither marked expected-to-fail nor documented as a
 // deviation. With -report (make conformance) it prints the full report.
+// Each scenario is a subtest, so -run 'TestConformance/urgent' runs the
+// scenarios whose names start with "urgent" (and reports only those).
 
 var report = flag.Bool("report", false, "print the scenario table, the RFC 9293 requirement table and the summary")
 
@@ -27,16 +29,20 @@ func TestConformance(t *testing.T) {
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(scs), 40, "the issue asks for at least 40 scenarios")
 	bs := backends()
-	rows := RunAll(bs, scs)
-	for _, r := range rows {
-		for _, res := range r.Results {
-			switch o := Classify(r.Scenario, res); o {
-			case Unexplained:
-				t.Errorf("%s on %s: line %d %q: %s\n    %s", r.Scenario.Name, res.Backend, res.Line, res.Step, res.Message, strings.Join(res.Trace, "\n    "))
-			case XPass:
-				t.Errorf("%s on %s passes although marked; remove the mark", r.Scenario.Name, res.Backend)
+	var rows []Row
+	for _, sc := range scs {
+		t.Run(sc.Name, func(t *testing.T) {
+			r := RunAll(bs, []*Scenario{sc})[0]
+			rows = append(rows, r)
+			for _, res := range r.Results {
+				switch o := Classify(r.Scenario, res); o {
+				case Unexplained:
+					t.Errorf("%s on %s: line %d %q: %s\n    %s", r.Scenario.Name, res.Backend, res.Line, res.Step, res.Message, strings.Join(res.Trace, "\n    "))
+				case XPass:
+					t.Errorf("%s on %s passes although marked; remove the mark", r.Scenario.Name, res.Backend)
+				}
 			}
-		}
+		})
 	}
 	if *report {
 		reqs, err := LoadRequirements("rfc9293.tsv", scs)

@@ -346,7 +346,7 @@ func (l *gvisorListener) Accept() (Socket, error) {
 	}
 	// netstack copies only the receive buffer from the listener; Linux
 	// clones every option.
-	applyOptions(ep, SocketOptions{NoDelay: l.opts.NoDelay, SendBuffer: l.opts.SendBuffer})
+	applyOptions(ep, SocketOptions{NoDelay: l.opts.NoDelay, SendBuffer: l.opts.SendBuffer, UserTimeout: l.opts.UserTimeout, TTL: l.opts.TTL, DSCP: l.opts.DSCP})
 	return &gvisorConn{i: l.i, ep: ep}, nil
 }
 
@@ -365,6 +365,10 @@ func (l *gvisorListener) State() string         { return gvisorState(l.ep) }
 func (l *gvisorListener) Err() error            { return nil }
 func (l *gvisorListener) LocalPort() uint16     { return l.port }
 func (l *gvisorListener) SetNoDelay(bool) error { return nil }
+
+// No urgent data on a listener.
+func (l *gvisorListener) WriteUrgent([]byte) (int, error) { return 0, ErrNotSupported }
+func (l *gvisorListener) Urgent() (int, error)            { return 0, ErrNotSupported }
 
 // gvisorConn is a connected (or connecting) Socket.
 type gvisorConn struct {
@@ -427,7 +431,7 @@ func (c *gvisorConn) Read(p []byte) (int, error) {
 func (c *gvisorConn) failed(err tcpip.Error) error {
 	nerr := gvisorError(err)
 	switch nerr {
-	case ErrReset, ErrRefused, ErrTimedOut:
+	case ErrReset, ErrRefused, ErrTimedOut, ErrHostUnreachable, ErrNetUnreachable:
 		c.fail(nerr)
 	}
 	return nerr
@@ -480,3 +484,14 @@ func (c *gvisorConn) SetNoDelay(on bool) error {
 	c.i.settle()
 	return nil
 }
+
+// WriteUrgent and Urgent are not supported: netstack has no urgent data.
+// Its endpoint API has no way to send the urgent pointer, and its TCP never
+// looks at the URG bit or the pointer of a segment it receives (the data is
+// delivered, the pointer dropped), so no application hears of it. Scenarios
+// about urgent data document this as a gVisor deviation from RFC 9293
+// §3.8.5 (MUST-30..33).
+func (c *gvisorConn) WriteUrgent([]byte) (int, error) { return 0, ErrNotSupported }
+
+// Urgent: see WriteUrgent.
+func (c *gvisorConn) Urgent() (int, error) { return 0, ErrNotSupported }

@@ -190,6 +190,16 @@ func applyOptions(ep tcpip.Endpoint, opts SocketOptions) {
 	if opts.SendBuffer > 0 {
 		so.SetSendBufferSize(gvisorBufferSize(opts.SendBuffer), true)
 	}
+	if opts.TTL > 0 {
+		ep.SetSockOptInt(tcpip.IPv4TTLOption, opts.TTL) //nolint:errcheck // 1..255 is always accepted
+	}
+	if opts.DSCP > 0 {
+		ep.SetSockOptInt(tcpip.IPv4TOSOption, opts.DSCP<<2) //nolint:errcheck
+	}
+	if opts.UserTimeout > 0 {
+		v := tcpip.TCPUserTimeoutOption(opts.UserTimeout)
+		ep.SetSockOpt(&v) //nolint:errcheck // a valid duration is always accepted
+	}
 }
 
 // The NIC of the stack under test and what it carries.
@@ -287,6 +297,10 @@ func gvisorError(err tcpip.Error) error {
 		return ErrReset
 	case *tcpip.ErrConnectionRefused:
 		return ErrRefused
+	case *tcpip.ErrHostUnreachable:
+		return ErrHostUnreachable
+	case *tcpip.ErrNetworkUnreachable:
+		return ErrNetUnreachable
 	case *tcpip.ErrTimeout:
 		return ErrTimedOut
 	case *tcpip.ErrClosedForSend:

@@ -32,6 +32,13 @@ func (i *linuxInstance) newSocket(opts SocketOptions) (int, error) {
 	if err == nil {
 		err = unix.SetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION, kernelCongestionControl)
 	}
+	if err == nil {
+		// Urgent data stays in the stream, as tinytcp delivers it (RFC
+		// 6093's advice); without SO_OOBINLINE the kernel would take the
+		// last urgent byte out of it for recv(MSG_OOB). Accepted sockets
+		// inherit it. Nothing else depends on it.
+		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_OOBINLINE, 1)
+	}
 	if err == nil && opts.NoDelay {
 		err = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	}
@@ -40,6 +47,15 @@ func (i *linuxInstance) newSocket(opts SocketOptions) (int, error) {
 	}
 	if err == nil && opts.SendBuffer > 0 {
 		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, opts.SendBuffer)
+	}
+	if err == nil && opts.TTL > 0 {
+		err = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL, opts.TTL)
+	}
+	if err == nil && opts.DSCP > 0 {
+		err = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TOS, opts.DSCP<<2)
+	}
+	if err == nil && opts.UserTimeout > 0 {
+		err = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(opts.UserTimeout.Milliseconds()))
 	}
 	if err != nil && fd >= 0 {
 		unix.Close(fd)
@@ -142,6 +158,7 @@ type linuxSocket struct {
 	fd      int        // -1 once closed
 	err     error      // the error that ended the connection, once seen
 	pending error      // an error Err took from SO_ERROR, for the next call to report
+	soft    error      // an ICMP soft error Err took from SO_ERROR, for SoftError (icmp_linux.go)
 }
 
 // Accept implements Socket with accept4(2).
@@ -165,6 +182,50 @@ func (s *linuxSocket) Accept() (Socket, error) {
 // a connection the peer reset fails with EPIPE instead of raising SIGPIPE.
 func (s *linuxSocket) Write(p []byte) (int, error) {
 	return s.call(func(fd int) (int, error) { return unix.SendmsgN(fd, p, nil, nil, unix.MSG_NOSIGNAL) })
+}
+
+// WriteUrgent implements Socket with send(2) and MSG_OOB, which moves the
+// urgent pointer (snd_up) to the end of the data written.
+func (s *linuxSocket) WriteUrgent(p []byte) (int, error) {
+	return s.call(func(fd int) (int, error) { return unix.SendmsgN(fd, p, nil, nil, unix.MSG_NOSIGNAL|unix.MSG_OOB) })
+}
+
+// Urgent implements Socket. The kernel signals urgent data with POLLPRI
+// once its last byte, "the mark", has arrived and until it has been read;
+// SIOCATMARK tells whether the next byte to read is that byte, and
+// otherwise a read, even a peek, stops just before it. So the urgent part
+// of the stream is the peeked bytes and the mark.
+func (s *linuxSocket) Urgent() (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fd < 0 || s.listener {
+		return 0, ErrClosed
+	}
+	fds := []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLPRI}}
+	for {
+		_, err := unix.Poll(fds, 0)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EINTR) {
+			return 0, normaliseErrno(err)
+		}
+	}
+	if fds[0].Revents&unix.POLLPRI == 0 {
+		return 0, nil
+	}
+	atMark, err := unix.IoctlGetInt(s.fd, unix.SIOCATMARK)
+	if err != nil {
+		return 0, normaliseErrno(err)
+	}
+	if atMark != 0 {
+		return 1, nil
+	}
+	n, _, err := unix.Recvfrom(s.fd, make([]byte, 1<<20), unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	if err != nil {
+		return 0, normaliseErrno(err)
+	}
+	return n + 1, nil
 }
 
 // Read implements Socket with read(2), where 0 bytes means the peer's FIN.
@@ -211,7 +272,8 @@ func (s *linuxSocket) call(syscall func(fd int) (int, error)) (int, error) {
 // the connection.
 func (s *linuxSocket) fail(errno error) error {
 	err := normaliseErrno(errno)
-	if s.err == nil && (errors.Is(err, ErrReset) || errors.Is(err, ErrRefused) || errors.Is(err, ErrTimedOut)) {
+	if s.err == nil && (errors.Is(err, ErrReset) || errors.Is(err, ErrRefused) || errors.Is(err, ErrTimedOut) ||
+		errors.Is(err, ErrHostUnreachable) || errors.Is(err, ErrNetUnreachable)) {
 		s.err = err
 	}
 	return err
@@ -292,7 +354,7 @@ func (s *linuxSocket) Err() error {
 	}
 	errno, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ERROR)
 	if err == nil && errno != 0 {
-		s.pending = s.fail(unix.Errno(errno))
+		s.tookError(unix.Errno(errno))
 	}
 	return s.err
 }
@@ -325,6 +387,10 @@ func normaliseErrno(err error) error {
 		return ErrReset
 	case errors.Is(err, unix.ECONNREFUSED):
 		return ErrRefused
+	case errors.Is(err, unix.EHOSTUNREACH):
+		return ErrHostUnreachable
+	case errors.Is(err, unix.ENETUNREACH):
+		return ErrNetUnreachable
 	case errors.Is(err, unix.ETIMEDOUT):
 		return ErrTimedOut
 	case errors.Is(err, unix.EPIPE):

@@ -46,6 +46,8 @@ type runner struct {
 	last       time.Duration // time of the previous event, for after=
 	trace      []string
 
+	lastSent []byte // the stack's latest TCP packet, which inject-icmp quotes (icmp.go)
+
 	// Flow-control bookkeeping for seq=next and fill-window.
 	peerNext   tcp.Seq // the peer's next new sequence number
 	peerWS     bool    // the peer's SYN offered window scaling
@@ -53,6 +55,8 @@ type runner struct {
 	stackWnd   uint32  // the window the stack last advertised, in bytes
 	stackAck   tcp.Seq // the acknowledgment number the stack last sent
 	stackTSVal uint32  // the stack's latest timestamp, for ts=VAL,echo
+
+	lastTTL, lastTOS uint8 // IPv4 header fields of the segment nextSegment returned
 }
 
 // Run plays sc on a fresh instance of b.
@@ -107,6 +111,10 @@ func (r *runner) step(st *Step) error {
 		}
 		r.inst.Advance(d)
 		return nil
+	case "inject-icmp":
+		return r.injectICMP(st)
+	case "soft-error":
+		return r.softError(st)
 	case "inject":
 		return r.inject(st)
 	case "expect":
@@ -115,6 +123,8 @@ func (r *runner) step(st *Step) error {
 		return r.expectNone(st)
 	case "fill-window":
 		return r.fillWindow(st)
+	case "urgent":
+		return r.urgent(st)
 	case "settle":
 		d, err := st.duration("for", 300*time.Millisecond)
 		if err != nil {
@@ -139,7 +149,16 @@ func options(st *Step) (SocketOptions, error) {
 	if o.RecvBuffer, err = st.integer("rcvbuf", 0); err != nil {
 		return o, err
 	}
-	o.SendBuffer, err = st.integer("sndbuf", 0)
+	if o.SendBuffer, err = st.integer("sndbuf", 0); err != nil {
+		return o, err
+	}
+	if o.TTL, err = st.integer("ttl", 0); err != nil {
+		return o, err
+	}
+	if o.DSCP, err = st.integer("dscp", 0); err != nil {
+		return o, err
+	}
+	o.UserTimeout, err = st.duration("usertimeout", 0)
 	return o, err
 }
 
@@ -231,7 +250,11 @@ func (r *runner) write(st *Step) error {
 			data[i] = byte((r.written + i) % 251)
 		}
 	}
-	n, err := r.need().Write(data)
+	write := r.need().Write
+	if _, urgent := st.KV["urgent"]; urgent {
+		write = r.need().WriteUrgent
+	}
+	n, err := write(data)
 	r.written += n
 	if err != nil {
 		return fmt.Errorf("write: %w", err)
@@ -307,12 +330,39 @@ func (r *runner) readChecked(s Socket, buf []byte) (int, error) {
 	return n, err
 }
 
+// urgent checks what the application has been told of urgent data: how
+// much of the stream, from its read position, is urgent (MUST-33).
+func (r *runner) urgent(st *Step) error {
+	want := 0
+	if a := arg(st, 0); a != "none" {
+		n, _, err := number(a)
+		if err != nil {
+			return fmt.Errorf("urgent wants a count or none: %w", err)
+		}
+		want = int(n)
+	}
+	got, err := r.need().Urgent()
+	switch {
+	case err != nil:
+		return fmt.Errorf("urgent: %w", err)
+	case got != want && want == 0:
+		return fmt.Errorf("urgent data pending (%d bytes), want none", got)
+	case got != want:
+		return fmt.Errorf("urgent data: %d bytes pending, want %d", got, want)
+	}
+	return nil
+}
+
 func namedError(name string) error {
 	switch name {
 	case "reset":
 		return ErrReset
 	case "refused":
 		return ErrRefused
+	case "host-unreachable":
+		return ErrHostUnreachable
+	case "net-unreachable":
+		return ErrNetUnreachable
 	case "timeout":
 		return ErrTimedOut
 	}
@@ -358,3 +408,7 @@ func (errSocket) State() string             { return "no socket" }
 func (errSocket) Err() error                { return errNoSocket }
 func (errSocket) LocalPort() uint16         { return 0 }
 func (errSocket) SetNoDelay(bool) error     { return errNoSocket }
+
+// The calls of the "write ... urgent" and "urgent" steps.
+func (errSocket) WriteUrgent([]byte) (int, error) { return 0, errNoSocket }
+func (errSocket) Urgent() (int, error)            { return 0, errNoSocket }

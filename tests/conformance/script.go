@@ -36,28 +36,40 @@ import (
 //
 // Steps:
 //
-//	listen PORT [backlog=N] [rcvbuf=N] [sndbuf=N]
-//	connect PORT [nodelay] [rcvbuf=N] [sndbuf=N]   the stack dials the peer at PORT (non-blocking)
+//	listen PORT [backlog=N] [rcvbuf=N] [sndbuf=N] [usertimeout=D] [ttl=N] [dscp=N]
+//	connect PORT [nodelay] [rcvbuf=N] [sndbuf=N] [usertimeout=D] [ttl=N] [dscp=N]
+//	                                              the stack dials the peer at PORT (non-blocking)
 //	accept | accept-none                          a connection is ready / none is
 //	write N | write "TEXT"                        the stack's application writes
-//	read N | read-none | read-eof | read-error reset|refused|timeout
+//	write N urgent | write "TEXT" urgent          ... as urgent data (send with MSG_OOB): the urgent
+//	                                              pointer moves to its end (RFC 9293 §3.8.5)
+//	read N | read-none | read-eof | read-error reset|refused|timeout|host-unreachable|net-unreachable
 //	shutdown-write | close
 //	state NAME                                    RFC 9293 state of the current socket
-//	error reset|refused|timeout|none              what the connection failed with
+//	error reset|refused|timeout|host-unreachable|net-unreachable|none
+//	                                              what the connection failed with
 //	wait DURATION                                 let time pass
 //	inject FLAGS [seq=N] [ack=N] [win=N] [len=N] [mss=N] [wscale=N] [sackok] [ts=VAL,ECR|echo]
-//	       [sack=L-R,...] [badsum] [dport=N] [sport=N] [urg=N] [rawopts=HEX]
-//	expect FLAGS [seq=N] [ack=N] [win=N] [len=N] [opts=LIST] [within=D] [after=D] [tol=D]
+//	       [sack=L-R,...] [badsum] [dport=N] [sport=N] [urg=N] [rawopts=HEX] [src=ADDR] [dst=ADDR]
+//	expect FLAGS [seq=N] [ack=N] [win=N] [len=N] [urg=N] [opts=LIST] [ttl=N] [tos=N] [within=D] [after=D] [tol=D]
+//	inject-icmp unreach|quench|time-exceeded|param-problem [code=N] [mtu=N] [seq=N]
+//	                                              an ICMP error quoting the stack's latest segment
+//	                                              (seq= rewrites its sequence number; see icmp.go)
+//	soft-error NAME|none                          the ICMP soft error the stack reports (SO_ERROR)
 //	expect-none [for=D]
 //	settle [for=D]                                take every segment sent within D; only ACKs allowed
 //	fill-window [max=N]                           send exactly the window the stack offers, again and
 //	                                              again, until it offers none (a reader that never reads)
 //	read-all                                      read everything there is (at least one byte)
+//	urgent N | urgent none                        the application has been told of urgent data: N bytes
+//	                                              from its read position through the last urgent byte
+//	                                              (MUST-33; Linux tells once that byte has arrived)
 //
 // FLAGS are SYN, ACK, FIN, RST, PSH, URG joined by commas, or "none"; in
 // expect, a flag with "?" (PSH?) may be present or not (RFC 9293 §3.9.1
 // leaves PSH to the sender's judgement, and stacks judge differently). In
-// expect, seq/ack/win/len/opts are compared only when given; opts lists
+// expect, seq/ack/win/len/urg/opts are compared only when given (urg=N: the
+// urgent pointer SEG.UP, which needs URG in FLAGS); opts lists
 // exactly the options present (mss, wscale, sackok, ts, sack; "-" for
 // none); after=D checks the gap since the previous event, within tol
 // (default a quarter of D). N may be "abs:N" for an absolute number, and
@@ -168,7 +180,8 @@ var stepArity = map[string]bool{
 	"listen": true, "connect": true, "accept": true, "accept-none": true, "write": true,
 	"read": true, "read-none": true, "read-eof": true, "read-error": true,
 	"shutdown-write": true, "close": true, "state": true, "error": true, "wait": true,
-	"inject": true, "expect": true, "expect-none": true, "read-all": true, "fill-window": true, "settle": true,
+	"inject": true, "inject-icmp": true, "soft-error": true, "expect": true, "expect-none": true, "read-all": true, "fill-window": true, "settle": true,
+	"urgent": true,
 }
 
 func parseStep(line string) (Step, error) {
@@ -207,7 +220,7 @@ func parseStep(line string) (Step, error) {
 
 func isKeyword(w string) bool {
 	switch w {
-	case "nodelay", "sackok", "badsum":
+	case "nodelay", "sackok", "badsum", "urgent":
 		return true
 	}
 	return false

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -107,7 +108,18 @@ func (r *runner) inject(st *Step) error {
 		}
 		seg.Options = tcp.Options{}
 	}
-	pkt := buildPacket(&seg, raw, bad)
+	src, dst := PeerAddr, StackAddr
+	for _, a := range []struct {
+		key  string
+		addr *netip.Addr
+	}{{"src", &src}, {"dst", &dst}} {
+		if v, ok := st.KV[a.key]; ok {
+			if *a.addr, err = netip.ParseAddr(v); err != nil || !a.addr.Is4() {
+				return fmt.Errorf("%s=%q: want an IPv4 address", a.key, v)
+			}
+		}
+	}
+	pkt := buildPacketFrom(&seg, raw, bad, src, dst)
 	r.trace = append(r.trace, fmt.Sprintf("%s < %s", fmtTime(r.inst.Now()), r.describe(&seg)))
 	if err := r.inst.Inject(pkt); err != nil {
 		return err
@@ -169,6 +181,12 @@ func (r *runner) injectOptions(st *Step, o *tcp.Options) error {
 // buildPacket makes the IPv4 packet for a segment from the peer. rawOpts,
 // if any, replace the options with bytes as given (for malformed ones).
 func buildPacket(seg *tcp.Segment, rawOpts []byte, badSum bool) []byte {
+	return buildPacketFrom(seg, rawOpts, badSum, PeerAddr, StackAddr)
+}
+
+// buildPacketFrom is buildPacket with other IPv4 addresses, for the
+// address-validation scenarios (src= and dst= of inject).
+func buildPacketFrom(seg *tcp.Segment, rawOpts []byte, badSum bool, src, dst netip.Addr) []byte {
 	hl := seg.HeaderLen() + len(rawOpts)
 	n := hl + len(seg.Payload)
 	pkt := make([]byte, ip.HeaderMinLen+n)
@@ -177,12 +195,12 @@ func buildPacket(seg *tcp.Segment, rawOpts []byte, badSum bool) []byte {
 	copy(b[tcp.HeaderMinLen:], rawOpts)
 	b[12] = byte(hl/4) << 4
 	copy(b[hl:], seg.Payload)
-	sum := ip.Fold(ip.Sum(b, ip.PseudoHeaderSum(PeerAddr, StackAddr, ip.ProtocolTCP, n)))
+	sum := ip.Fold(ip.Sum(b, ip.PseudoHeaderSum(src, dst, ip.ProtocolTCP, n)))
 	if badSum {
 		sum ^= 0xbeef
 	}
 	tcp.Header(b).SetChecksum(sum)
-	f := ip.IPv4Fields{TotalLen: uint16(len(pkt)), TTL: 64, Protocol: ip.ProtocolTCP, Src: PeerAddr, Dst: StackAddr, DontFragment: true}
+	f := ip.IPv4Fields{TotalLen: uint16(len(pkt)), TTL: 64, Protocol: ip.ProtocolTCP, Src: src, Dst: dst, DontFragment: true}
 	f.Encode(pkt)
 	return pkt
 }
@@ -204,8 +222,13 @@ func (r *runner) nextSegment(wait time.Duration) (*tcp.Segment, time.Duration, b
 		if err != nil {
 			return nil, at, true, fmt.Errorf("the stack sent a bad IPv4 packet: %w", err)
 		}
-		if h.Protocol() != ip.ProtocolTCP || h.Dst() != PeerAddr {
+		if h.Protocol() != ip.ProtocolTCP {
 			continue
+		}
+		if h.Dst() != PeerAddr {
+			// Every connection of a scenario is with the peer: a segment
+			// elsewhere (say, a RST to a broadcast source) is a failure.
+			return nil, at, true, fmt.Errorf("the stack sent a segment to %v", h.Dst())
 		}
 		b := h.Payload()
 		if ip.Fold(ip.Sum(b, ip.PseudoHeaderSum(h.Src(), h.Dst(), ip.ProtocolTCP, len(b)))) != 0 {
@@ -216,6 +239,8 @@ func (r *runner) nextSegment(wait time.Duration) (*tcp.Segment, time.Duration, b
 			return nil, at, true, fmt.Errorf("the stack sent a bad segment: %w", err)
 		}
 		seg.Payload = append([]byte(nil), seg.Payload...)
+		r.lastSent = pkt
+		r.lastTTL, r.lastTOS = h.TTL(), h.TOS()
 		r.noteWindow(seg)
 		return seg, at, true, nil
 	}
@@ -280,6 +305,25 @@ func (r *runner) expect(st *Step) error {
 			return err
 		} else if len(seg.Payload) != want {
 			problems = append(problems, fmt.Sprintf("len %d, want %d", len(seg.Payload), want))
+		}
+	}
+	for _, f := range []struct {
+		key string
+		got uint8
+	}{{"ttl", r.lastTTL}, {"tos", r.lastTOS}} {
+		if _, ok := st.KV[f.key]; ok {
+			if want, err := st.integer(f.key, 0); err != nil {
+				return err
+			} else if int(f.got) != want {
+				problems = append(problems, fmt.Sprintf("IPv4 %s %d, want %d", f.key, f.got, want))
+			}
+		}
+	}
+	if _, ok := st.KV["urg"]; ok {
+		if want, err := st.integer("urg", 0); err != nil {
+			return err
+		} else if !seg.Flags.Has(tcp.FlagURG) || int(seg.Urgent) != want {
+			problems = append(problems, fmt.Sprintf("urgent pointer %d (URG %v), want %d", seg.Urgent, seg.Flags.Has(tcp.FlagURG), want))
 		}
 	}
 	if want, ok := st.KV["opts"]; ok {
@@ -364,7 +408,11 @@ func (r *runner) describe(seg *tcp.Segment) string {
 	if seg.Flags.Has(tcp.FlagACK) {
 		fmt.Fprintf(&b, " ack=%d", seg.Ack.Sub(ackBase))
 	}
-	fmt.Fprintf(&b, " win=%d len=%d opts=%s", seg.Window, len(seg.Payload), optionList(&seg.Options))
+	fmt.Fprintf(&b, " win=%d len=%d", seg.Window, len(seg.Payload))
+	if seg.Flags.Has(tcp.FlagURG) {
+		fmt.Fprintf(&b, " urg=%d", seg.Urgent)
+	}
+	fmt.Fprintf(&b, " opts=%s", optionList(&seg.Options))
 	return b.String()
 }
 

@@ -120,7 +120,8 @@ func (i *tinytcpInstance) Now() time.Duration      { return i.clock.Now().Sub(ep
 func (i *tinytcpInstance) Close() error            { return i.s.Close() }
 
 func tcpConfig(o SocketOptions) *tcp.Config {
-	return &tcp.Config{RecvBufferSize: o.RecvBuffer, SendBufferSize: o.SendBuffer, NoDelay: o.NoDelay}
+	return &tcp.Config{RecvBufferSize: o.RecvBuffer, SendBufferSize: o.SendBuffer, NoDelay: o.NoDelay, UserTimeout: o.UserTimeout,
+		IP: tcp.IPFields{TTL: uint8(o.TTL), DSCP: uint8(o.DSCP)}}
 }
 
 func (i *tinytcpInstance) Listen(port uint16, backlog int, opts SocketOptions) (Socket, error) {
@@ -170,6 +171,10 @@ func (l *tinytcpListener) Err() error            { return nil }
 func (l *tinytcpListener) LocalPort() uint16     { return l.port }
 func (l *tinytcpListener) SetNoDelay(bool) error { return nil }
 
+// No urgent data on a listener.
+func (l *tinytcpListener) WriteUrgent([]byte) (int, error) { return 0, ErrNotSupported }
+func (l *tinytcpListener) Urgent() (int, error)            { return 0, ErrNotSupported }
+
 type tinytcpConn struct{ c *stack.Conn }
 
 func (c *tinytcpConn) Accept() (Socket, error) { return nil, ErrNotSupported }
@@ -192,6 +197,18 @@ func (c *tinytcpConn) LocalPort() uint16 {
 // SetNoDelay switches Nagle's algorithm.
 func (c *tinytcpConn) SetNoDelay(on bool) error { return normalise(c.c.SetNoDelay(on)) }
 
+// WriteUrgent is stack.Conn's TryWriteUrgent.
+func (c *tinytcpConn) WriteUrgent(p []byte) (int, error) {
+	n, err := c.c.TryWriteUrgent(p)
+	return n, normalise(err)
+}
+
+// Urgent is stack.Conn's Urgent.
+func (c *tinytcpConn) Urgent() (int, error) {
+	_, n := c.c.Urgent()
+	return n, nil
+}
+
 // normalise maps tinytcp's errors onto the harness's.
 func normalise(err error) error {
 	switch {
@@ -203,6 +220,10 @@ func normalise(err error) error {
 		return ErrReset
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return ErrRefused
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		return ErrHostUnreachable
+	case errors.Is(err, syscall.ENETUNREACH):
+		return ErrNetUnreachable
 	case errors.Is(err, syscall.ETIMEDOUT):
 		return ErrTimedOut
 	case errors.Is(err, syscall.EPIPE):
