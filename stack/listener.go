@@ -52,6 +52,9 @@ func (s *Stack) ListenWith(port uint16, backlog int, cfg *tcp.Config) (*Listener
 	}
 	tcfg := s.cfg.TCP
 	if cfg != nil {
+		if err := cfg.Check(); err != nil {
+			return nil, err
+		}
 		tcfg = *cfg
 		if tcfg.ISN == nil {
 			tcfg.ISN = s.cfg.TCP.ISN

@@ -45,6 +45,9 @@ func (s *Stack) Connect(remote netip.AddrPort, cfg *tcp.Config) (*Conn, error) {
 	s.conns[id] = c
 	tcfg := s.cfg.TCP
 	if cfg != nil {
+		if err := cfg.Check(); err != nil {
+			return nil, err
+		}
 		tcfg = *cfg
 		if tcfg.ISN == nil {
 			tcfg.ISN = s.cfg.TCP.ISN

@@ -122,6 +122,9 @@ func New(cfg Config) (*Stack, error) {
 	if s.cfg.TCP.MSS <= 0 {
 		s.cfg.TCP.MSS = s.mtu - ip.HeaderMinLen - tcp.HeaderMinLen
 	}
+	if err := s.cfg.TCP.Check(); err != nil {
+		return nil, fmt.Errorf("stack: %w", err)
+	}
 	if s.cfg.TCP.ISN == nil {
 		s.cfg.TCP.ISN = tcp.NewISNGenerator()
 	}

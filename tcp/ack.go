@@ -156,9 +156,9 @@ func (c *Conn) duplicateACK(seg *Segment, now time.Time) {
 	c.rttStart = time.Time{}
 	next := c.snd.nxt
 	c.snd.nxt = c.snd.una
-	saved := c.cwnd
-	c.cwnd = uint32(c.snd.mss) // exactly one segment: the oldest
+	saved := c.cong.CWnd
+	c.cong.CWnd = uint32(c.snd.mss) // exactly one segment: the oldest
 	c.output(now)
-	c.cwnd = saved
+	c.cong.CWnd = saved
 	c.snd.nxt = MaxSeq(next, c.snd.nxt)
 }

@@ -16,15 +16,15 @@ func TestSlowStartThenCongestionAvoidance(t *testing.T) {
 	p := handshake(t, 1, 2)
 	c := p.client
 	mss := uint32(c.snd.mss)
-	require.Equal(t, 10*mss, c.cwnd, "initial window (RFC 6928)")
+	require.Equal(t, 10*mss, c.cong.CWnd, "initial window (RFC 6928)")
 
 	// Slow start: every ACK adds what it acknowledges, at most one MSS
 	// (RFC 5681 §3.1). The receiver's delayed ACKs cover two segments
 	// each, so 20 segments bring 10 ACKs and 10 MSS.
-	before := c.cwnd
+	before := c.cong.CWnd
 	data := pattern(20 * int(mss))
 	assert.Equal(t, data, p.transfer(c, p.server, data))
-	assert.Equal(t, before+10*mss, c.cwnd, "slow start: one MSS per ACK")
+	assert.Equal(t, before+10*mss, c.cong.CWnd, "slow start: one MSS per ACK")
 
 	// A timeout: ssthresh is half the flight, cwnd one segment.
 	_, err := c.Write(pattern(8*int(mss)), p.now)
@@ -33,20 +33,20 @@ func TestSlowStartThenCongestionAvoidance(t *testing.T) {
 	flight := c.snd.max.Sub(c.snd.una)
 	p.now = c.NextDeadline()
 	c.OnTimer(p.now)
-	assert.Equal(t, max(flight/2, 2*mss), c.ssthresh)
-	assert.Equal(t, mss, c.cwnd, "loss window after a timeout (RFC 5681 §3.1)")
+	assert.Equal(t, max(flight/2, 2*mss), c.cong.SSThresh)
+	assert.Equal(t, mss, c.cong.CWnd, "loss window after a timeout (RFC 5681 §3.1)")
 
 	// Below ssthresh the window grows per ACK; above it, by mss*mss/cwnd.
-	c.cwnd, c.ssthresh = 2*mss, 4*mss
+	c.cong.CWnd, c.cong.SSThresh = 2*mss, 4*mss
 	c.onAckCongestion(mss)
-	assert.Equal(t, 3*mss, c.cwnd)
+	assert.Equal(t, 3*mss, c.cong.CWnd)
 	c.onAckCongestion(mss)
-	assert.Equal(t, 4*mss, c.cwnd, "slow start reaches ssthresh")
+	assert.Equal(t, 4*mss, c.cong.CWnd, "slow start reaches ssthresh")
 	grown := uint32(0)
 	for i := 0; i < 5; i++ { // one round trip's worth of ACKs
-		w := c.cwnd
+		w := c.cong.CWnd
 		c.onAckCongestion(mss)
-		grown += c.cwnd - w
+		grown += c.cong.CWnd - w
 	}
 	assert.InDelta(t, float64(mss), float64(grown), float64(mss)/5, "about one MSS per round trip")
 }

@@ -131,7 +131,7 @@ func (c *Conn) output(now time.Time) {
 	for {
 		start := c.sendStart()
 		dataEnd := start.Add(uint32(c.sendBuf.Len()))
-		wndEnd := c.snd.una.Add(min(c.snd.wnd, c.cwnd))
+		wndEnd := c.snd.una.Add(min(c.snd.wnd, c.cong.CWnd))
 		avail := uint32(0)
 		if wndEnd.GreaterThan(c.snd.nxt) {
 			avail = wndEnd.Sub(c.snd.nxt)
@@ -263,34 +263,28 @@ func (c *Conn) windowUpdate(now time.Time) {
 	}
 }
 
-// initCongestion sets the initial window when the connection is established:
-// ten segments as in RFC 6928 and Linux.
+// initCongestion sets the initial window when the connection is
+// established (congestion.go).
 func (c *Conn) initCongestion() {
-	c.cwnd = 10 * uint32(c.snd.mss)
-	c.ssthresh = ^uint32(0)
+	c.cong.MSS = uint32(c.snd.mss)
+	c.cc.Init(&c.cong, c.now)
 }
 
 // onAckCongestion grows the congestion window for newly acknowledged bytes
-// (RFC 5681 §3.1): by up to one MSS per ACK in slow start, by about one MSS
-// per round trip in congestion avoidance.
+// (RFC 5681 §3.1).
 func (c *Conn) onAckCongestion(acked uint32) {
-	mss := uint32(c.snd.mss)
-	if c.cwnd < c.ssthresh {
-		c.cwnd += min(acked, mss)
-	} else {
-		c.cwnd += max(1, mss*mss/c.cwnd)
-	}
-	c.cwnd = min(c.cwnd, 1<<30)
+	c.cong.MSS = uint32(c.snd.mss)
+	c.cc.OnAck(&c.cong, acked, c.rtt.srtt, c.now)
 }
 
-// onLossCongestion halves the window after a loss (RFC 5681 §3.1, eq. 4).
+// onLossCongestion lowers the window after a loss (RFC 5681 §3.1): at a
+// retransmission timeout, or at the start of fast recovery.
 func (c *Conn) onLossCongestion(timeout bool) {
-	mss := uint32(c.snd.mss)
+	c.cong.MSS = uint32(c.snd.mss)
 	flight := c.snd.max.Sub(c.snd.una)
-	c.ssthresh = max(flight/2, 2*mss)
 	if timeout {
-		c.cwnd = mss
+		c.cc.OnTimeout(&c.cong, flight, c.now)
 	} else {
-		c.cwnd = c.ssthresh
+		c.cc.OnLoss(&c.cong, flight, c.now)
 	}
 }

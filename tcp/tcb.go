@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -66,6 +67,9 @@ type Config struct {
 	// NoSoftErrors switches off the reporting of soft errors (ICMP
 	// messages on an open connection) to the application (SHLD-20).
 	NoSoftErrors bool
+	// Congestion names the congestion control algorithm (congestion.go):
+	// "newreno" or "cubic"; empty for DefaultCongestion.
+	Congestion string
 	// ChallengeACKInterval is the least time between two challenge ACKs
 	// (RFC 5961 §7); default 500 ms, Linux's tcp_invalid_ratelimit;
 	// negative for no limit.
@@ -86,6 +90,17 @@ const (
 	// (RFC 9293 §3.7.1, MUST-15: 536 for IPv4).
 	DefaultSendMSS = 536
 )
+
+// Check reports settings no connection can run with.
+func (cfg Config) Check() error {
+	if _, err := NewCongestionControl(cfg.Congestion); err != nil {
+		return err
+	}
+	if cfg.DelayedACK >= 500*time.Millisecond {
+		return fmt.Errorf("tcp: delayed ACK of %v: RFC 9293 MUST-40 wants less than 500 ms", cfg.DelayedACK)
+	}
+	return nil
+}
 
 func (cfg Config) withDefaults() Config {
 	if cfg.MSS <= 0 {
@@ -211,8 +226,8 @@ type Conn struct {
 	smallSent bool // a segment shorter than the MSS was sent...
 	smallEnd  Seq  // ...ending here (Nagle's algorithm, Minshall's form)
 
-	cwnd     uint32 // congestion window, bytes
-	ssthresh uint32 // slow start threshold
+	cong CongestionWindow  // cwnd and ssthresh (congestion.go)
+	cc   CongestionControl // the algorithm that moves them
 
 	ackPending int  // segments received and not yet acknowledged (delayed ACK)
 	holdACKs   bool // a batch of queued segments is being processed (batch.go)
@@ -266,6 +281,13 @@ func newConn(cfg Config, hooks Hooks, id ID) *Conn {
 		recvBuf: newRing(cfg.RecvBufferSize),
 		rtt:     newRTTEstimator(cfg.MinRTO),
 	}
+	cc, err := NewCongestionControl(cfg.Congestion)
+	if err != nil {
+		// The stack checks the name before it opens anything (Config.Check);
+		// a Conn made without it falls back rather than fail.
+		cc, _ = NewCongestionControl(DefaultCongestion)
+	}
+	c.cc = cc
 	c.rcv.wnd = uint32(cfg.RecvBufferSize)
 	for c.rcv.shift < 14 && cfg.RecvBufferSize>>c.rcv.shift > 0xffff {
 		c.rcv.shift++
@@ -326,7 +348,7 @@ func (c *Conn) Info() Info {
 		RcvNXT: c.rcv.nxt, RcvWND: c.rcv.wnd, ISS: c.iss, IRS: c.irs,
 		SendMSS: int(c.snd.mss), SndShift: c.snd.shift, RcvShift: c.rcv.shift,
 		SRTT: c.rtt.srtt, RTTVAR: c.rtt.rttvar, RTO: c.rtt.current(),
-		CWND: c.cwnd, SSThresh: c.ssthresh,
+		CWND: c.cong.CWnd, SSThresh: c.cong.SSThresh,
 		SndUP: c.snd.up, RcvUP: c.rcv.up,
 		SendQueued: c.sendBuf.Len(), RecvQueued: c.recvBuf.Len(),
 		Retries: c.retries, Trouble: c.Trouble(), UserTimeout: c.cfg.UserTimeout,
