@@ -43,9 +43,10 @@ func (c *Conn) inputACK(seg *Segment, now time.Time) bool {
 		c.sendACK()
 		return false
 	case seg.Ack.GreaterThan(c.snd.una):
+		c.noteSACK(seg)
 		c.ackSent(seg, now)
 	case seg.Ack == c.snd.una:
-		c.duplicateACK(seg, now)
+		c.duplicateACK(seg, c.noteSACK(seg), now)
 	}
 	// "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated.
 	// If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)),
@@ -122,7 +123,15 @@ func (c *Conn) ackSent(seg *Segment, now time.Time) {
 	c.progress()
 	c.clearSoftError()
 	c.dupACKs = 0
-	if c.state.Synchronized() && data > 0 {
+	c.sb.pruneBelow(ack)
+	switch {
+	case c.rec.active && ack.GreaterThanEq(c.rec.point):
+		c.Stats.FastRecoveries++
+		c.endRecovery(now, false)
+	case c.rec.active:
+		// Partial ACK: handled below, once the timer is restarted.
+	case c.state.Synchronized() && data > 0:
+		// The window grows only outside recovery (RFC 6582 §3.2).
 		c.onAckCongestion(data)
 	}
 	// RFC 6298 §5.2 and §5.3: stop the timer when everything is
@@ -135,30 +144,32 @@ func (c *Conn) ackSent(seg *Segment, now time.Time) {
 	if c.sendBuf.Len() == 0 {
 		c.sendBuf.release()
 	}
+	if c.rec.active {
+		c.partialACK(now)
+	}
 }
 
 // duplicateACK counts ACKs that acknowledge nothing new while data is in
-// flight and, at the third, retransmits the oldest segment (fast retransmit,
-// RFC 5681 §3.2). A segment with data or a window change is not a duplicate.
-func (c *Conn) duplicateACK(seg *Segment, now time.Time) {
-	if len(seg.Payload) > 0 || seg.Flags.Has(FlagFIN) || c.snd.una == c.snd.max ||
-		uint32(seg.Window)<<c.snd.shift != c.snd.wnd {
-		c.dupACKs = 0
+// flight (RFC 5681 §2: no data, no window change; RFC 6675 §2: or new SACK
+// information) and acts on them (recovery.go): limited transmit at the
+// first two, fast retransmit and fast recovery at the third, and in
+// recovery each one lets pipe shrink and something more out.
+func (c *Conn) duplicateACK(seg *Segment, newlySACKed bool, now time.Time) {
+	if c.snd.una == c.snd.max || len(seg.Payload) > 0 || seg.Flags.Has(FlagFIN) ||
+		(uint32(seg.Window)<<c.snd.shift != c.snd.wnd && !newlySACKed) {
+		if !c.rec.active {
+			c.dupACKs = 0
+		}
 		return
 	}
 	c.dupACKs++
-	if c.dupACKs != 3 {
-		return
+	switch {
+	case c.rec.active:
+		c.rec.dupACKs++
+		c.recoverySend(now)
+	case c.dupACKs >= dupThresh || (c.sackOK && c.isLost(c.snd.una)):
+		c.enterRecovery(now)
+	default:
+		c.output(now) // limited transmit (RFC 3042)
 	}
-	c.Stats.FastRetransmits++
-	c.startStall(now)
-	c.onLossCongestion(false)
-	c.rttStart = time.Time{}
-	next := c.snd.nxt
-	c.snd.nxt = c.snd.una
-	saved := c.cong.CWnd
-	c.cong.CWnd = uint32(c.snd.mss) // exactly one segment: the oldest
-	c.output(now)
-	c.cong.CWnd = saved
-	c.snd.nxt = MaxSeq(next, c.snd.nxt)
 }

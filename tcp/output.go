@@ -131,10 +131,20 @@ func (c *Conn) output(now time.Time) {
 	for {
 		start := c.sendStart()
 		dataEnd := start.Add(uint32(c.sendBuf.Len()))
-		wndEnd := c.snd.una.Add(min(c.snd.wnd, c.cong.CWnd))
+		if c.snd.nxt.LessThan(c.snd.max) {
+			// Resending after a timeout: the receiver holds what it
+			// SACKed, so skip it (as Linux does; recovery.go).
+			if end, ok := c.sb.covering(c.snd.nxt); ok {
+				c.snd.nxt = MinSeq(end, c.snd.max)
+				continue
+			}
+		}
+		// The receiver's window (one segment in stop-and-wait mode,
+		// stopwait.go), then the congestion window (recovery.go).
+		wndEnd := c.snd.una.Add(c.sendLimit(c.snd.wnd, mss))
 		avail := uint32(0)
 		if wndEnd.GreaterThan(c.snd.nxt) {
-			avail = wndEnd.Sub(c.snd.nxt)
+			avail = min(wndEnd.Sub(c.snd.nxt), c.congestionRoom())
 		}
 		if c.snd.nxt.LessThan(dataEnd) {
 			remaining := dataEnd.Sub(c.snd.nxt)

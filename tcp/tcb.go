@@ -74,6 +74,10 @@ type Config struct {
 	// (RFC 5961 §7); default 500 ms, Linux's tcp_invalid_ratelimit;
 	// negative for no limit.
 	ChallengeACKInterval time.Duration
+	// StopAndWait limits the sender to one unacknowledged segment, the
+	// discipline the sliding window replaced (stopwait.go); a teaching
+	// switch, off by default. Receiving is unchanged.
+	StopAndWait bool
 }
 
 // Defaults.
@@ -228,6 +232,8 @@ type Conn struct {
 
 	cong CongestionWindow  // cwnd and ssthresh (congestion.go)
 	cc   CongestionControl // the algorithm that moves them
+	sb   scoreboard        // SACKed blocks above SND.UNA (recovery.go)
+	rec  recovery          // fast recovery, when active
 
 	ackPending int  // segments received and not yet acknowledged (delayed ACK)
 	holdACKs   bool // a batch of queued segments is being processed (batch.go)
@@ -264,6 +270,9 @@ type ConnStats struct {
 	FastRetransmits                uint64
 	ChallengeACKs                  uint64 // sent (RFC 5961)
 	ChallengeACKsSkipped           uint64 // held back by the rate limit (RFC 5961 §7)
+	FastRecoveries                 uint64 // recoveries that ended at the recovery point
+	DSACKsReceived                 uint64 // D-SACKs: the peer got something twice (RFC 2883)
+	SpuriousRetransmits            uint64 // retransmissions a D-SACK showed were not needed
 }
 
 // ID is a connection's 4-tuple, seen from this end.
@@ -339,6 +348,9 @@ type Info struct {
 	// "fragmentation needed" set, 0 if none did (icmp.go).
 	SoftErr error
 	PathMTU int
+	// StopAndWait is set when the sender keeps to one segment in flight
+	// (Config.StopAndWait, stopwait.go).
+	StopAndWait bool
 }
 
 // Info returns a snapshot of the TCB.
@@ -354,6 +366,7 @@ func (c *Conn) Info() Info {
 		Retries: c.retries, Trouble: c.Trouble(), UserTimeout: c.cfg.UserTimeout,
 		ResetText: c.resetText, Stats: c.Stats,
 		SoftErr: c.icmp.softErr, PathMTU: c.icmp.pathMTU,
+		StopAndWait: c.cfg.StopAndWait,
 	}
 }
 

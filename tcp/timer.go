@@ -76,6 +76,8 @@ func (c *Conn) retransmitTimeout(now time.Time) {
 		c.sendSYN(now)
 	default:
 		c.startStall(now)
+		c.endRecovery(now, true)
+		c.dupACKs = 0
 		c.onLossCongestion(true)
 		c.snd.nxt = c.snd.una
 		c.output(now)
