@@ -56,6 +56,10 @@ func (s *Stack) NegativeAdvice(c *tcp.Conn) {
 	s.traceNote(c.ID(), "R1 reached: negative advice to IP")
 }
 
+// Event traces a connection's loss-recovery and congestion events
+// (tcp.Tracer). Called with mu held.
+func (s *Stack) Event(c *tcp.Conn, what string) { s.traceNote(c.ID(), what) }
+
 // StateChanged traces a transition and keeps the tables in step. Called by
 // the TCB with mu held.
 func (s *Stack) StateChanged(t *tcp.Conn, from, to tcp.State) {

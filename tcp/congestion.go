@@ -17,8 +17,8 @@ import (
 // and gVisor (congestionControl): it only moves the numbers in a
 // CongestionWindow. Which segments to resend, and when, is loss recovery,
 // and belongs to the connection (recovery.go). Two algorithms: NewReno
-// (RFC 5681, RFC 6582), the textbook one, and CUBIC (RFC 9438), the
-// default, as in Linux.
+// (RFC 5681, RFC 6582), the textbook one, below, and CUBIC (RFC 9438,
+// cubic.go), the default, as in Linux since 2.6.19.
 
 // CongestionWindow is the state a congestion control algorithm works on.
 type CongestionWindow struct {
@@ -58,19 +58,26 @@ const (
 	CongestionCubic   = "cubic"
 )
 
-// DefaultCongestion is the algorithm a connection uses unless Config says.
-const DefaultCongestion = CongestionNewReno
+// DefaultCongestion is the algorithm a connection uses unless Config says:
+// CUBIC, as in Linux (net.ipv4.tcp_congestion_control).
+const DefaultCongestion = CongestionCubic
 
 // InitialWindowSegments is the initial window of RFC 6928, in segments.
 const InitialWindowSegments = 10
 
-// NewCongestionControl returns a fresh instance of the named algorithm.
+// NewCongestionControl returns a fresh instance of the named algorithm;
+// the empty name is DefaultCongestion.
 func NewCongestionControl(name string) (CongestionControl, error) {
+	if name == "" {
+		name = DefaultCongestion
+	}
 	switch name {
-	case CongestionNewReno, "":
+	case CongestionCubic:
+		return NewCubic(), nil
+	case CongestionNewReno:
 		return &NewReno{}, nil
 	}
-	return nil, fmt.Errorf("tcp: unknown congestion control %q", name)
+	return nil, fmt.Errorf("tcp: unknown congestion control %q (want %q or %q)", name, CongestionCubic, CongestionNewReno)
 }
 
 // maxCWnd bounds the window so that arithmetic on it never overflows.

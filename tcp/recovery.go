@@ -1,6 +1,9 @@
 package tcp
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Loss recovery: what the sender resends, and when, once it knows a
 // segment was lost.
@@ -30,6 +33,24 @@ import "time"
 //     can still produce the third.
 //
 // Left out: RACK-TLP (RFC 8985) and ECN (RFC 3168).
+
+// Tracer is implemented by Hooks that want to hear of a connection's loss
+// recovery and congestion events, one line each, for the trace.
+type Tracer interface {
+	Event(c *Conn, what string)
+}
+
+// event tells the Tracer, if there is one, what just happened, with the
+// congestion window and ssthresh after it.
+func (c *Conn) event(what string) {
+	if t, ok := c.hooks.(Tracer); ok {
+		ssthresh := "inf"
+		if c.cong.SSThresh != ^uint32(0) {
+			ssthresh = fmt.Sprint(c.cong.SSThresh)
+		}
+		t.Event(c, fmt.Sprintf("%s: cwnd %d ssthresh %s", what, c.cong.CWnd, ssthresh))
+	}
+}
 
 // dupThresh is RFC 5681's and RFC 6675's DupThresh.
 const dupThresh = 3
@@ -219,6 +240,11 @@ func (c *Conn) enterRecovery(now time.Time) {
 	c.onLossCongestion(false)
 	c.rec = recovery{active: true, point: c.snd.max, highRxt: c.snd.una}
 	c.rttStart = time.Time{} // Karn (MUST-18)
+	kind := "NewReno"
+	if c.sackOK {
+		kind = "SACK"
+	}
+	c.event(fmt.Sprintf("fast retransmit of %d after %d duplicate ACKs, %s recovery until %d", c.snd.una, c.dupACKs, kind, c.rec.point))
 	c.resendHole(now, c.snd.una)
 	c.recoverySend(now)
 }
@@ -242,6 +268,7 @@ func (c *Conn) endRecovery(now time.Time, timeout bool) {
 	c.rec = recovery{}
 	if !timeout {
 		c.cc.OnRecoveryEnd(&c.cong, now)
+		c.event("recovery done")
 	}
 }
 

@@ -18,8 +18,8 @@ package tcp
 // SND.NXT goes back to SND.UNA, and the one segment there is sent again.
 
 // sendLimit bounds how far beyond SND.UNA output may send, given wnd, the
-// smaller of the peer's window and the congestion window, and mss, the
-// payload of a full segment. Without stop-and-wait it is wnd.
+// peer's window, and mss, the payload of a full segment (the congestion
+// window is applied after it, recovery.go). Without stop-and-wait it is wnd.
 func (c *Conn) sendLimit(wnd, mss uint32) uint32 {
 	if !c.cfg.StopAndWait {
 		return wnd

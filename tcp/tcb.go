@@ -330,6 +330,7 @@ type Info struct {
 	SndShift, RcvShift     uint8
 	SRTT, RTTVAR, RTO      time.Duration
 	CWND, SSThresh         uint32
+	Congestion             string // the congestion control algorithm's name (congestion.go)
 	SendQueued, RecvQueued int
 	// SndUP and RcvUP are the urgent pointers (urgent.go): zero until
 	// urgent data is first written or received.
@@ -360,7 +361,7 @@ func (c *Conn) Info() Info {
 		RcvNXT: c.rcv.nxt, RcvWND: c.rcv.wnd, ISS: c.iss, IRS: c.irs,
 		SendMSS: int(c.snd.mss), SndShift: c.snd.shift, RcvShift: c.rcv.shift,
 		SRTT: c.rtt.srtt, RTTVAR: c.rtt.rttvar, RTO: c.rtt.current(),
-		CWND: c.cong.CWnd, SSThresh: c.cong.SSThresh,
+		CWND: c.cong.CWnd, SSThresh: c.cong.SSThresh, Congestion: c.cc.Name(),
 		SndUP: c.snd.up, RcvUP: c.rcv.up,
 		SendQueued: c.sendBuf.Len(), RecvQueued: c.recvBuf.Len(),
 		Retries: c.retries, Trouble: c.Trouble(), UserTimeout: c.cfg.UserTimeout,

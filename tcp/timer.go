@@ -1,6 +1,9 @@
 package tcp
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // The connection's timers (RFC 9293 §3.8): retransmission (RFC 6298), which
 // doubles as the persist timer while the peer's window is zero; delayed ACK;
@@ -79,6 +82,7 @@ func (c *Conn) retransmitTimeout(now time.Time) {
 		c.endRecovery(now, true)
 		c.dupACKs = 0
 		c.onLossCongestion(true)
+		c.event(fmt.Sprintf("retransmission timeout %d, RTO %v", c.retries, c.rtt.current()))
 		c.snd.nxt = c.snd.una
 		c.output(now)
 		c.armRetransmit(now)

@@ -33,6 +33,10 @@ type HostConfig struct {
 	Trace     io.Writer        // segment trace
 	Logger    *slog.Logger
 	StackTune func(*stack.Config) // optional last word on the stack's settings
+
+	// StopAndWait makes every connection send one segment at a time
+	// (tcp.Config.StopAndWait), to compare with the sliding window.
+	StopAndWait bool
 }
 
 func (c *HostConfig) setDefaults() {
@@ -107,6 +111,7 @@ func OpenHost(cfg HostConfig) (*Host, error) {
 		dev = pdev
 	}
 	scfg := stack.Config{Device: dev, Addr: cfg.Addr, Trace: cfg.Trace, Logger: cfg.Logger}
+	scfg.TCP.StopAndWait = cfg.StopAndWait
 	if cfg.StackTune != nil {
 		cfg.StackTune(&scfg)
 	}

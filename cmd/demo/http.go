@@ -54,7 +54,7 @@ rcv.nxt   {{.Info.RcvNXT}}   rcv.wnd {{.Info.RcvWND}}
 iss       {{.Info.ISS}}   irs {{.Info.IRS}}
 mss       {{.Info.SendMSS}}   wscale snd {{.Info.SndShift}} rcv {{.Info.RcvShift}}
 rtt       srtt {{.Info.SRTT}}   rttvar {{.Info.RTTVAR}}   rto {{.Info.RTO}}
-cwnd      {{.Info.CWND}}
+cwnd      {{.Info.CWND}}{{if .Info.StopAndWait}}   stop-and-wait: one segment in flight{{end}}
 segments  sent {{.Info.Stats.SegmentsSent}}   received {{.Info.Stats.SegmentsReceived}}   retransmitted {{.Info.Stats.Retransmits}}
 </pre>
 <p>Try <code>/bytes?n=1000000</code> for a megabyte of pattern bytes, or

@@ -26,15 +26,19 @@ func Up(ctx context.Context, cfg HostConfig, out io.Writer) error {
 		h.Close()
 		return err
 	}
+	sender := ""
+	if cfg.StopAndWait {
+		sender = "  stop-and-wait: every connection sends one segment, then waits for its ACK\n"
+	}
 	fmt.Fprintf(out, `tinytcp is up on %s (driver %s, MTU %d)
   kernel side %v, tinytcp answers as %v
   serving: tcp/%d echo, tcp/%d discard, tcp/%d byte source, tcp/%d http, icmp echo
-try:
+%stry:
   curl http://%v/
   ping %v
 ready; press Ctrl-C to stop and remove %s
 `, cfg.Dev, driverName(cfg.Driver), cfg.MTU, cfg.Peer, cfg.Addr,
-		PortEcho, PortDiscard, PortSource, PortHTTP, cfg.Addr, cfg.Addr, cfg.Dev)
+		PortEcho, PortDiscard, PortSource, PortHTTP, sender, cfg.Addr, cfg.Addr, cfg.Dev)
 	<-ctx.Done()
 	stop()
 	err = h.Close()

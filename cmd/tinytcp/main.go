@@ -125,6 +125,7 @@ func signalContext() (context.Context, context.CancelFunc) {
 
 func newUp() *cobra.Command {
 	var f linkFlags
+	var stopAndWait bool
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Create the TUN device and serve echo (7), discard (9), a byte source (19) and HTTP (80)",
@@ -139,24 +140,31 @@ answers as 10.77.0.2 with tinytcp's own TCP:
                         POST /upload     answers "bytes=N sha256=HEX" for the body
   icmp    echo          ping answers
 
+--stop-and-wait makes tinytcp send one segment at a time and wait for its
+ACK, the discipline the sliding window replaced: run a download with and
+without it on the same link (e.g. --delay 20ms) to see what the window buys.
+
 Ctrl-C (or SIGTERM) removes the device.`,
 		Example: `  sudo tinytcp up
   curl http://10.77.0.2/
   curl -o /dev/null http://10.77.0.2/bytes?n=100000000
   curl --data-binary @bigfile http://10.77.0.2/upload
-  sudo tinytcp up --drop-chance 2 --delay 20ms --pcap up.pcap --trace`,
+  sudo tinytcp up --drop-chance 2 --delay 20ms --pcap up.pcap --trace
+  sudo tinytcp up --delay 20ms --stop-and-wait`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.hostConfig()
 			if err != nil {
 				return err
 			}
+			cfg.StopAndWait = stopAndWait
 			ctx, cancel := signalContext()
 			defer cancel()
 			return demo.Up(ctx, cfg, cmd.OutOrStdout())
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().BoolVar(&stopAndWait, "stop-and-wait", false, "send one segment at a time and wait for its ACK (to compare with the sliding window)")
 	return cmd
 }
 

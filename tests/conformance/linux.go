@@ -91,6 +91,12 @@ var kernelSettings = []struct {
 	// backing off (RFC 6298 §5.5); older ones lack the knob and back off.
 	// Back off, so results do not depend on the host's kernel version.
 	{"net.ipv4.tcp_syn_linear_timeouts", "0", true},
+	// Loss recovery by the rules every stack here shares, RFC 5681's
+	// duplicate ACKs and RFC 6675's SACK scoreboard: Linux's RACK and tail
+	// loss probes (RFC 8985) resend on timers of a fraction of an RTT, so
+	// when they fire depends on the wall clock. tinytcp implements neither.
+	{"net.ipv4.tcp_recovery", "0", false},
+	{"net.ipv4.tcp_early_retrans", "0", false},
 }
 
 // kernelCongestionControl is set on every socket (TCP_CONGESTION, which

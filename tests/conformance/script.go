@@ -65,6 +65,9 @@ import (
 //	                                              from its read position through the last urgent byte
 //	                                              (MUST-33; Linux tells once that byte has arrived)
 //
+// In inject, sack=L-R lists SACK blocks of the stack's data, numbered like
+// ack= (relative to the stack's ISS).
+//
 // FLAGS are SYN, ACK, FIN, RST, PSH, URG joined by commas, or "none"; in
 // expect, a flag with "?" (PSH?) may be present or not (RFC 9293 §3.9.1
 // leaves PSH to the sender's judgement, and stacks judge differently). In

@@ -170,7 +170,9 @@ func (r *runner) injectOptions(st *Step, o *tcp.Options) error {
 				return err
 			}
 			if int(o.NumSACK) < len(o.SACK) {
-				o.SACK[o.NumSACK] = tcp.SACKBlock{Left: peerISN.Add(a), Right: peerISN.Add(b)}
+				// The peer SACKs the stack's data: relative to the
+				// stack's ISS, as ack= is.
+				o.SACK[o.NumSACK] = tcp.SACKBlock{Left: r.stackISS.Add(a), Right: r.stackISS.Add(b)}
 				o.NumSACK++
 			}
 		}
