@@ -43,8 +43,13 @@ func (c *Conn) inputACK(seg *Segment, now time.Time) bool {
 		c.sendACK()
 		return false
 	case seg.Ack.GreaterThan(c.snd.una):
-		c.noteSACK(seg)
+		sacked := c.noteSACK(seg)
 		c.ackSent(seg, now)
+		if sacked && !c.rec.active && c.snd.una != c.snd.max && (c.isLost(c.snd.una) || c.earlyRetransmit()) {
+			// An ACK that moves SND.UNA can still SACK enough above it
+			// to show the next segment lost (RFC 6675 §5).
+			c.enterRecovery(now)
+		}
 	case seg.Ack == c.snd.una:
 		c.duplicateACK(seg, c.noteSACK(seg), now)
 	}
@@ -124,6 +129,7 @@ func (c *Conn) ackSent(seg *Segment, now time.Time) {
 	c.clearSoftError()
 	c.dupACKs = 0
 	c.sb.pruneBelow(ack)
+	c.probeAcknowledged()
 	switch {
 	case c.rec.active && ack.GreaterThanEq(c.rec.point):
 		c.Stats.FastRecoveries++
@@ -167,7 +173,7 @@ func (c *Conn) duplicateACK(seg *Segment, newlySACKed bool, now time.Time) {
 	case c.rec.active:
 		c.rec.dupACKs++
 		c.recoverySend(now)
-	case c.dupACKs >= dupThresh || (c.sackOK && c.isLost(c.snd.una)):
+	case c.dupACKs >= dupThresh || (c.sackOK && c.isLost(c.snd.una)) || c.earlyRetransmit():
 		c.enterRecovery(now)
 	default:
 		c.output(now) // limited transmit (RFC 3042)

@@ -27,6 +27,9 @@ func silentPeer(t *testing.T, cfg func(*Config)) (*pair, *adviceRecorder) {
 	if cfg != nil {
 		cfg(&p.client.cfg)
 	}
+	// Without SACK there are no tail loss probes (tlp.go): every expiry
+	// of the timer is a retransmission timeout.
+	p.client.sackOK = false
 	p.drop = func(from *Conn, _ *Segment) bool { return from == p.client }
 	return p, ar
 }

@@ -234,11 +234,18 @@ func (c *Conn) maybePersist(now time.Time) {
 }
 
 // armRetransmit starts the retransmission timer if it is not running
-// (RFC 6298 §5.1).
+// (RFC 6298 §5.1), as a probe timeout when a tail loss probe may be sent
+// first (tlp.go).
 func (c *Conn) armRetransmit(now time.Time) {
-	if c.timers[timerRetransmit].IsZero() {
-		c.timers[timerRetransmit] = now.Add(c.rtt.current())
+	if !c.timers[timerRetransmit].IsZero() {
+		return
 	}
+	c.tlpArmed = c.tlpEligible()
+	if c.tlpArmed {
+		c.timers[timerRetransmit] = now.Add(c.pto())
+		return
+	}
+	c.timers[timerRetransmit] = now.Add(c.rtt.current())
 }
 
 // windowUpdate tells the peer about a window that reading has opened. Like

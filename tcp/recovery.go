@@ -155,6 +155,24 @@ func (c *Conn) isLost(seq Seq) bool {
 	return c.sb.above(seq) > (dupThresh-1)*uint32(c.snd.mss)
 }
 
+// earlyRetransmit is RFC 5827's rule for a small flight, which cannot
+// produce three duplicate ACKs: when fewer than four segments are
+// outstanding and no new data can go to make more ACKs, the threshold is
+// one less than the outstanding segments, counted in duplicate ACKs, or
+// with SACK in segments SACKed (RFC 5827 §3.1, §3.2). It is what lets the
+// ACK of a tail loss probe (tlp.go) start a recovery.
+func (c *Conn) earlyRetransmit() bool {
+	size := uint32(c.snd.mss) - c.optionSpace()
+	outstanding := (c.snd.max.Sub(c.snd.una) + size - 1) / size
+	if outstanding >= 4 || outstanding < 2 || (c.unsent() && c.congestionRoom() >= size) {
+		return false
+	}
+	if c.sackOK {
+		return c.sb.bytes() >= (outstanding-1)*size
+	}
+	return uint32(c.dupACKs) >= outstanding-1
+}
+
 // pipe is RFC 6675's estimate of the bytes still in the network: what was
 // sent and not acknowledged, less what the receiver holds (SACKed, or, with
 // no SACK, one segment per duplicate ACK as RFC 5681's window inflation
@@ -244,7 +262,8 @@ func (c *Conn) enterRecovery(now time.Time) {
 	if c.sackOK {
 		kind = "SACK"
 	}
-	c.event(fmt.Sprintf("fast retransmit of %d after %d duplicate ACKs, %s recovery until %d", c.snd.una, c.dupACKs, kind, c.rec.point))
+	c.event(fmt.Sprintf("fast retransmit of %d (%d duplicate ACKs, %d bytes SACKed above), %s recovery until %d",
+		c.snd.una, c.dupACKs, c.sb.above(c.snd.una), kind, c.rec.point))
 	c.resendHole(now, c.snd.una)
 	c.recoverySend(now)
 }

@@ -233,7 +233,11 @@ type Conn struct {
 	cong CongestionWindow  // cwnd and ssthresh (congestion.go)
 	cc   CongestionControl // the algorithm that moves them
 	sb   scoreboard        // SACKed blocks above SND.UNA (recovery.go)
-	rec  recovery          // fast recovery, when active
+	// tlpArmed: timerRetransmit is a probe timeout; tlpOut: a probe went
+	// out when SND.MAX was tlpHigh, and no ACK has passed it (tlp.go).
+	tlpArmed, tlpOut bool
+	tlpHigh          Seq
+	rec              recovery // fast recovery, when active
 
 	ackPending int  // segments received and not yet acknowledged (delayed ACK)
 	holdACKs   bool // a batch of queued segments is being processed (batch.go)
@@ -273,6 +277,7 @@ type ConnStats struct {
 	FastRecoveries                 uint64 // recoveries that ended at the recovery point
 	DSACKsReceived                 uint64 // D-SACKs: the peer got something twice (RFC 2883)
 	SpuriousRetransmits            uint64 // retransmissions a D-SACK showed were not needed
+	TailLossProbes                 uint64 // probes sent at a probe timeout (RFC 8985)
 }
 
 // ID is a connection's 4-tuple, seen from this end.

@@ -34,9 +34,13 @@ func (c *Conn) OnTimer(now time.Time) {
 	}
 	if due(c.timers[timerRetransmit], now) {
 		c.timers[timerRetransmit] = time.Time{}
-		if c.persist {
+		switch {
+		case c.persist:
 			c.probeWindow(now)
-		} else {
+		case c.tlpArmed:
+			c.tlpArmed = false
+			c.probe(now)
+		default:
 			c.retransmitTimeout(now)
 		}
 	}
