@@ -209,6 +209,9 @@ func (c *Conn) ackIfOwed() {
 func (c *Conn) trim(seg *Segment) {
 	if seg.Seq.LessThan(c.rcv.nxt) {
 		skip := c.rcv.nxt.Sub(seg.Seq)
+		if len(seg.Payload) > 0 {
+			c.noteDuplicate(seg.Seq, MinSeq(c.rcv.nxt, seg.Seq.Add(uint32(len(seg.Payload)))))
+		}
 		if seg.Flags.Has(FlagSYN) {
 			seg.Flags &^= FlagSYN
 			skip--
@@ -365,6 +368,9 @@ func (c *Conn) unacceptable(seg *Segment, now time.Time) {
 		// A retransmitted FIN: our last ACK was lost. Acknowledge it and
 		// restart the 2 MSL timeout (§3.10.7.4, eighth step, TIME-WAIT).
 		c.timers[timerClose] = now.Add(2 * c.cfg.MSL)
+	}
+	if len(seg.Payload) > 0 && seg.End().LessThanEq(c.rcv.nxt) {
+		c.noteDuplicate(seg.Seq, seg.End())
 	}
 	c.sendACK()
 }

@@ -121,3 +121,29 @@ func TestLimitedTransmit(t *testing.T) {
 	require.NotEmpty(t, out)
 	assert.Equal(t, sent[0].Seq, out[0].Seq, "the third: fast retransmit of the first")
 }
+
+// TestDSACKReportsASpuriousRetransmission: the receiver's ACK is lost, the
+// sender resends data the receiver has, and the receiver's next ACK
+// reports it in a D-SACK block (RFC 2883), which the sender counts as a
+// spurious retransmission.
+func TestDSACKReportsASpuriousRetransmission(t *testing.T) {
+	p := handshake(t, 1, 2)
+	c := p.client
+	lostACKs := 1
+	p.drop = func(from *Conn, seg *Segment) bool {
+		if from == p.server && lostACKs > 0 {
+			lostACKs--
+			return true
+		}
+		return false
+	}
+	_, err := c.Write(pattern(100), p.now)
+	require.NoError(t, err)
+	p.run()
+	for c.Stats.Retransmits == 0 {
+		require.True(t, p.advance(), "the sender's timer resends the data")
+	}
+	assert.Equal(t, uint64(1), c.Stats.DSACKsReceived)
+	assert.Equal(t, uint64(1), c.Stats.SpuriousRetransmits)
+	assert.Equal(t, 100, p.server.Readable(), "delivered once")
+}

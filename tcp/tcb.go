@@ -246,13 +246,15 @@ type Conn struct {
 	now        time.Time // the time of the call being served, for the segments it sends
 
 	// Negotiated options (tsopt.go).
-	tsOK        bool      // both SYNs carried timestamps (RFC 7323)
-	tsRecent    uint32    // TS.Recent: the peer's timestamp to echo
-	tsBase      time.Time // our timestamp clock counts from here
-	tsOffset    uint32    // a per-connection offset of our timestamps
-	lastAckSent Seq       // Last.ACK.sent (RFC 7323 §4.3)
-	sackOK      bool      // both SYNs carried SACK-permitted (RFC 2018)
-	oooLatest   Seq       // the latest out-of-order arrival, for the first SACK block
+	tsOK         bool      // both SYNs carried timestamps (RFC 7323)
+	tsRecent     uint32    // TS.Recent: the peer's timestamp to echo
+	tsBase       time.Time // our timestamp clock counts from here
+	tsOffset     uint32    // a per-connection offset of our timestamps
+	lastAckSent  Seq       // Last.ACK.sent (RFC 7323 §4.3)
+	sackOK       bool      // both SYNs carried SACK-permitted (RFC 2018)
+	oooLatest    Seq       // the latest out-of-order arrival, for the first SACK block
+	dsack        SACKBlock // duplicate data to report (RFC 2883)...
+	dsackPending bool      // ...in the next ACK
 
 	keepAliveProbes int // keep-alive probes sent since the peer was last heard
 

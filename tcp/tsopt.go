@@ -63,7 +63,25 @@ func (c *Conn) stamp(seg *Segment) {
 		if seg.Options.HasTimestamps {
 			max = 3 // 40 bytes of options: 10 for timestamps, 2+8n for n blocks
 		}
-		seg.Options.NumSACK = uint8(c.ooo.blocks(seg.Options.SACK[:max], c.oooLatest))
+		blocks := seg.Options.SACK[:max]
+		n := 0
+		if c.dsackPending {
+			// RFC 2883 §4: the D-SACK block comes first, reported once.
+			blocks[0] = c.dsack
+			c.dsackPending = false
+			n = 1
+		}
+		n += c.ooo.blocks(blocks[n:], c.oooLatest)
+		seg.Options.NumSACK = uint8(n)
+	}
+}
+
+// noteDuplicate remembers data that arrived a second time, to be reported
+// in a D-SACK block of the next ACK (RFC 2883): the sender learns its
+// retransmission was not needed.
+func (c *Conn) noteDuplicate(left, right Seq) {
+	if c.sackOK && left.LessThan(right) {
+		c.dsack, c.dsackPending = SACKBlock{Left: left, Right: right}, true
 	}
 }
 

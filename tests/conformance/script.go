@@ -66,7 +66,8 @@ import (
 //	                                              (MUST-33; Linux tells once that byte has arrived)
 //
 // In inject, sack=L-R lists SACK blocks of the stack's data, numbered like
-// ack= (relative to the stack's ISS).
+// ack= (relative to the stack's ISS); in expect, sack=L-R,... lists the
+// blocks the stack sends, in order, relative to the peer's ISN.
 //
 // FLAGS are SYN, ACK, FIN, RST, PSH, URG joined by commas, or "none"; in
 // expect, a flag with "?" (PSH?) may be present or not (RFC 9293 §3.9.1

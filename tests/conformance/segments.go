@@ -328,6 +328,17 @@ func (r *runner) expect(st *Step) error {
 			problems = append(problems, fmt.Sprintf("urgent pointer %d (URG %v), want %d", seg.Urgent, seg.Flags.Has(tcp.FlagURG), want))
 		}
 	}
+	if want, ok := st.KV["sack"]; ok {
+		// The stack SACKs the peer's data: blocks relative to the peer's
+		// ISN, in the order sent (a D-SACK block first, RFC 2883).
+		var got []string
+		for _, b := range seg.Options.SACKBlocks() {
+			got = append(got, fmt.Sprintf("%d-%d", b.Left.Sub(peerISN), b.Right.Sub(peerISN)))
+		}
+		if g := strings.Join(got, ","); g != want {
+			problems = append(problems, fmt.Sprintf("SACK blocks %q, want %q", g, want))
+		}
+	}
 	if want, ok := st.KV["opts"]; ok {
 		if got := optionList(&seg.Options); got != normaliseList(want) {
 			problems = append(problems, fmt.Sprintf("options %s, want %s", got, normaliseList(want)))
