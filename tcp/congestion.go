@@ -80,6 +80,21 @@ func NewCongestionControl(name string) (CongestionControl, error) {
 	return nil, fmt.Errorf("tcp: unknown congestion control %q (want %q or %q)", name, CongestionCubic, CongestionNewReno)
 }
 
+// restartAfterIdle shrinks the window of a connection that has sent
+// nothing for longer than an RTO (RFC 5681 §4.1, part of MUST-19): "a TCP
+// SHOULD set cwnd to no more than RW before beginning transmission", with
+// RW = min(IW, cwnd). The ACK clock has stopped, and a full window sent
+// at once into a network whose state is unknown would be a burst.
+func (c *Conn) restartAfterIdle(now time.Time) {
+	if c.lastSend.IsZero() || c.snd.una != c.snd.max || now.Sub(c.lastSend) <= c.rtt.current() {
+		return
+	}
+	if rw := InitialWindowSegments * uint32(c.snd.mss); c.cong.CWnd > rw {
+		c.cong.CWnd = rw
+		c.event("restart after idle")
+	}
+}
+
 // maxCWnd bounds the window so that arithmetic on it never overflows.
 const maxCWnd = 1 << 30
 

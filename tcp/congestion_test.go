@@ -52,3 +52,29 @@ func TestSlowStartThenCongestionAvoidance(t *testing.T) {
 	}
 	assert.InDelta(t, float64(mss), float64(grown), float64(mss)/5, "about one MSS per round trip")
 }
+
+// TestRestartAfterIdle: after more than an RTO without sending, the window
+// goes back to the initial window before new data leaves (RFC 5681 §4.1).
+func TestRestartAfterIdle(t *testing.T) {
+	p := handshake(t, 1, 2)
+	c := p.client
+	data := pattern(200_000)
+	assert.Equal(t, data, p.transfer(c, p.server, data))
+	iw := InitialWindowSegments * uint32(c.snd.mss)
+	require.Greater(t, c.cong.CWnd, iw, "the transfer opened the window")
+	grown := c.cong.CWnd
+
+	p.now = p.now.Add(c.rtt.current() / 2) // a short pause keeps the window
+	_, err := c.Write(pattern(10), p.now)
+	require.NoError(t, err)
+	p.run()
+	assert.Equal(t, grown, c.cong.CWnd)
+
+	for c.snd.una != c.snd.max { // the delayed ACK of those 10 bytes
+		require.True(t, p.advance())
+	}
+	p.now = p.now.Add(2 * c.rtt.current()) // a long one does not
+	_, err = c.Write(pattern(10), p.now)
+	require.NoError(t, err)
+	assert.Equal(t, iw, c.cong.CWnd)
+}

@@ -128,6 +128,7 @@ func (c *Conn) output(now time.Time) {
 		return
 	}
 	mss := uint32(c.snd.mss) - c.optionSpace()
+	c.restartAfterIdle(now)
 	for {
 		start := c.sendStart()
 		dataEnd := start.Add(uint32(c.sendBuf.Len()))
@@ -199,6 +200,7 @@ func (c *Conn) output(now time.Time) {
 func (c *Conn) sendData(now time.Time, flags Flags, payload []byte) {
 	seg := Segment{Seq: c.snd.nxt, Flags: flags, Payload: payload}
 	end := seg.End()
+	c.lastSend = now
 	if c.snd.nxt.LessThan(c.snd.max) {
 		c.Stats.Retransmits++
 	} else if c.rttStart.IsZero() {

@@ -232,7 +232,9 @@ type Conn struct {
 
 	cong CongestionWindow  // cwnd and ssthresh (congestion.go)
 	cc   CongestionControl // the algorithm that moves them
-	sb   scoreboard        // SACKed blocks above SND.UNA (recovery.go)
+	// lastSend is when data was last sent, for the restart after idle.
+	lastSend time.Time
+	sb       scoreboard // SACKed blocks above SND.UNA (recovery.go)
 	// tlpArmed: timerRetransmit is a probe timeout; tlpOut: a probe went
 	// out when SND.MAX was tlpHigh, and no ACK has passed it (tlp.go).
 	tlpArmed, tlpOut bool
