@@ -54,8 +54,9 @@ rcv.nxt   {{.Info.RcvNXT}}   rcv.wnd {{.Info.RcvWND}}
 iss       {{.Info.ISS}}   irs {{.Info.IRS}}
 mss       {{.Info.SendMSS}}   wscale snd {{.Info.SndShift}} rcv {{.Info.RcvShift}}
 rtt       srtt {{.Info.SRTT}}   rttvar {{.Info.RTTVAR}}   rto {{.Info.RTO}}
-cwnd      {{.Info.CWND}}{{if .Info.StopAndWait}}   stop-and-wait: one segment in flight{{end}}
+cwnd      {{.Info.CWND}}   ssthresh {{if eq .Info.SSThresh 4294967295}}inf{{else}}{{.Info.SSThresh}}{{end}}   {{.Info.Congestion}}{{if .Info.StopAndWait}}   stop-and-wait: one segment in flight{{end}}
 segments  sent {{.Info.Stats.SegmentsSent}}   received {{.Info.Stats.SegmentsReceived}}   retransmitted {{.Info.Stats.Retransmits}}
+recovery  fast retransmits {{.Info.Stats.FastRetransmits}}   timeouts {{.Info.Stats.Timeouts}}   tail loss probes {{.Info.Stats.TailLossProbes}}   D-SACKs {{.Info.Stats.DSACKsReceived}}
 </pre>
 <p>Try <code>/bytes?n=1000000</code> for a megabyte of pattern bytes, or
 <code>curl --data-binary @file http://HOST/upload</code>.</p>
