@@ -168,6 +168,14 @@ func (c *Conn) duplicateACK(seg *Segment, newlySACKed bool, now time.Time) {
 		}
 		return
 	}
+	if c.sackOK && !newlySACKed {
+		// With SACK, an ACK that SACKs nothing new says nothing about a
+		// loss (RFC 6675 §2 counts only ACKs that SACK new data): it may
+		// be a copy the network duplicated, or the answer to a duplicate
+		// segment (its D-SACK). It is neither counted nor a reason to
+		// start over.
+		return
+	}
 	c.dupACKs++
 	switch {
 	case c.rec.active:

@@ -147,3 +147,21 @@ func TestDSACKReportsASpuriousRetransmission(t *testing.T) {
 	assert.Equal(t, uint64(1), c.Stats.SpuriousRetransmits)
 	assert.Equal(t, 100, p.server.Readable(), "delivered once")
 }
+
+// TestDuplicatedACKsAreNotDuplicateACKs: with SACK, copies of one ACK
+// (the network duplicated it) do not trigger a fast retransmit.
+func TestDuplicatedACKsAreNotDuplicateACKs(t *testing.T) {
+	p := handshake(t, 1, 2)
+	c := p.client
+	require.True(t, c.sackOK)
+	_, err := c.Write(pattern(20_000), p.now)
+	require.NoError(t, err)
+	p.cr.take() // in flight, not delivered yet
+	ack := Segment{Seq: p.server.snd.nxt, Ack: c.snd.una.Add(1448), Flags: FlagACK,
+		Window: uint16(c.snd.wnd >> c.snd.shift)}
+	for i := 0; i < 5; i++ {
+		c.Input(&ack, p.now)
+	}
+	assert.Zero(t, c.Stats.FastRetransmits)
+	assert.Zero(t, c.Stats.Retransmits)
+}
