@@ -8,7 +8,7 @@ FUZZTIME ?= 20000x
 # The fuzz targets `make test` runs briefly; `make fuzz-long` runs them longer.
 FUZZ_TARGETS := ip:FuzzParseIPv4 ip:FuzzParseICMP ip:FuzzICMPQuote tcp:FuzzParseSegment tcp:FuzzParseOptions
 
-.PHONY: all build up test vet unit fuzz fuzz-long conformance clean
+.PHONY: all build up test vet unit fuzz fuzz-long conformance lossy bench-loss clean
 
 all: build
 
@@ -41,12 +41,27 @@ fuzz:
 fuzz-long:
 	$(MAKE) fuzz FUZZTIME=5m
 
+# The full lossy-link matrix against the kernel (tests/e2e/lossy_test.go):
+# 20 MB each way at 1/5/15% drop, corruption, duplication, reordering, delay,
+# a rate limit and a blackout. `make test` runs only a short subset of it.
+# Needs root.
+lossy:
+	TINYTCP_LOSSY=full $(GO) test -race -count=1 -timeout 90m -run TestLossy -v ./tests/e2e
+
 # Every scenario on tinytcp, gVisor and the Linux kernel, then the RFC 9293
 # requirement table and a summary line. Needs root (the Linux backend makes
 # a network namespace and a TUN device).
 conformance:
 	$(GO) test -c -o bin/conformance.test ./tests/conformance
 	cd tests/conformance && ../../bin/conformance.test -test.run '^TestConformance$$' -report
+
+# Goodput under each impairment profile, tinytcp and gVisor side by side
+# (tests/bench): a benchmark that reports speed and never asserts it; `make
+# test` only compiles it. Needs root. Flags go in BENCH_ARGS, e.g.
+# BENCH_ARGS='-mb 5 -reps 3 -md bench.md' (see docs/benchmarks.md).
+bench-loss:
+	$(GO) test -c -o bin/bench.test ./tests/bench
+	$(SUDO) ./bin/bench.test -test.run '^TestLossBench$$' -test.timeout 0 -loss $(BENCH_ARGS)
 
 clean:
 	rm -rf bin

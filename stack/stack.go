@@ -65,6 +65,7 @@ type Stack struct {
 	batch     []*Conn // connections whose ACKs wait for the end of the batch (batch.go)
 	batching  bool
 	closed    bool
+	devClosed bool // Close has finished with the device: queued packets are dropped
 	ipID      uint16
 	rng       *rand.Rand
 	tracer    *tracer
@@ -164,6 +165,15 @@ func (s *Stack) Close() error {
 		s.settle(c)
 	}
 	s.unlock()
+	// From now on nothing reaches the device: a Conn closed late by
+	// another goroutine (an HTTP transport's read loop, say) must not
+	// write to a device, or a capture file behind it, that its owner is
+	// closing.
+	s.mu.Lock()
+	s.devClosed = true
+	s.mu.Unlock()
+	s.txMu.Lock() // wait for a flush already under way to finish
+	s.txMu.Unlock()
 	close(s.done)
 	err := s.dev.Close()
 	s.wg.Wait()
@@ -204,6 +214,15 @@ func (s *Stack) readLoop() {
 // their order (see the package comment).
 func (s *Stack) unlock() {
 	if len(s.txq) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	if s.devClosed {
+		for i, p := range s.txq {
+			s.putBuf(p)
+			s.txq[i] = nil
+		}
+		s.txq = s.txq[:0]
 		s.mu.Unlock()
 		return
 	}

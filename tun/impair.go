@@ -29,6 +29,13 @@
 // the wrapped device. Write never blocks on the link, and Read waits only
 // for the next due packet.
 //
+// SetBlackout cuts the link and mends it at run time, in both directions at
+// once: while it is on, every packet that reaches the link is lost before
+// any coin is tossed for it (so the seeded sequence of decisions resumes
+// unchanged afterwards), and counted as BlackedOut. Packets already in
+// flight when the link goes dark still arrive, as when a cable is pulled at
+// one end. A blackout works in pass-through mode too.
+//
 // With every knob zero, Impair is a plain pass-through: no goroutine, no
 // copy, only a counter. Close stops every goroutine it started; packets still
 // in flight are discarded.
@@ -75,6 +82,7 @@ type ImpairCounters struct {
 	Delayed     uint64 // packets given the added Delay
 	RateQueued  uint64 // packets that waited for the link to be free (Rate)
 	RateDropped uint64 // packets dropped because the in-flight queue was full
+	BlackedOut  uint64 // packets lost while the link was blacked out (SetBlackout)
 }
 
 // ImpairStats are the counters of both directions.
@@ -95,6 +103,8 @@ type Impair struct {
 	out, in *impairDir // nil in pass-through mode
 
 	passOut, passIn atomic.Uint64 // Passed, in pass-through mode
+	blackout        atomic.Bool   // the link is cut (SetBlackout)
+	darkOut, darkIn atomic.Uint64 // BlackedOut, both modes
 
 	ready    chan []byte   // In packets due, waiting for Read
 	done     chan struct{} // closed by Close
@@ -138,6 +148,10 @@ func (m *Impair) Write(p []byte) (int, error) {
 	if m.closed.Load() || m.linkDown.Load() {
 		return 0, ErrClosed
 	}
+	if m.blackout.Load() {
+		m.darkOut.Add(1)
+		return len(p), nil
+	}
 	if m.out == nil {
 		n, err := m.dev.Write(p)
 		if err == nil {
@@ -156,11 +170,18 @@ func (m *Impair) Read(p []byte) (int, error) {
 		return 0, ErrClosed
 	}
 	if m.in == nil {
-		n, err := m.dev.Read(p)
-		if err == nil {
+		for {
+			n, err := m.dev.Read(p)
+			if err != nil {
+				return n, err
+			}
+			if m.blackout.Load() {
+				m.darkIn.Add(1)
+				continue
+			}
 			m.passIn.Add(1)
+			return n, nil
 		}
-		return n, err
 	}
 	select {
 	case buf := <-m.ready:
@@ -200,6 +221,10 @@ func (m *Impair) pump() {
 			close(m.pumpDone)
 			return
 		}
+		if m.blackout.Load() {
+			m.darkIn.Add(1)
+			continue
+		}
 		m.in.offer(buf[:n])
 	}
 }
@@ -235,15 +260,21 @@ func (m *Impair) deliverIn(buf []byte) bool {
 	}
 }
 
+// SetBlackout cuts the link (on) or mends it (off): while it is cut, every
+// packet written or read is lost, in both directions. It may be called from
+// any goroutine, at any time.
+func (m *Impair) SetBlackout(on bool) { m.blackout.Store(on) }
+
 // Stats returns what Impair has done so far.
 func (m *Impair) Stats() ImpairStats {
+	var s ImpairStats
 	if m.out == nil {
-		return ImpairStats{
-			Out: ImpairCounters{Passed: m.passOut.Load()},
-			In:  ImpairCounters{Passed: m.passIn.Load()},
-		}
+		s.Out.Passed, s.In.Passed = m.passOut.Load(), m.passIn.Load()
+	} else {
+		s.Out, s.In = m.out.counters(), m.in.counters()
 	}
-	return ImpairStats{Out: m.out.counters(), In: m.in.counters()}
+	s.Out.BlackedOut, s.In.BlackedOut = m.darkOut.Load(), m.darkIn.Load()
+	return s
 }
 
 // MTU is the wrapped device's MTU.
