@@ -45,7 +45,7 @@ func (c *Conn) inputACK(seg *Segment, now time.Time) bool {
 	case seg.Ack.GreaterThan(c.snd.una):
 		sacked := c.noteSACK(seg)
 		c.ackSent(seg, now)
-		if sacked && !c.rec.active && c.snd.una != c.snd.max && (c.isLost(c.snd.una) || c.earlyRetransmit()) {
+		if sacked && !c.rec.active && c.snd.una != c.snd.max && c.lossDetected() {
 			// An ACK that moves SND.UNA can still SACK enough above it
 			// to show the next segment lost (RFC 6675 §5).
 			c.enterRecovery(now)
@@ -181,7 +181,7 @@ func (c *Conn) duplicateACK(seg *Segment, newlySACKed bool, now time.Time) {
 	case c.rec.active:
 		c.rec.dupACKs++
 		c.recoverySend(now)
-	case c.dupACKs >= dupThresh || (c.sackOK && c.isLost(c.snd.una)) || c.earlyRetransmit():
+	case c.lossDetected():
 		c.enterRecovery(now)
 	default:
 		c.output(now) // limited transmit (RFC 3042)

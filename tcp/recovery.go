@@ -155,6 +155,13 @@ func (c *Conn) isLost(seq Seq) bool {
 	return c.sb.above(seq) > (dupThresh-1)*uint32(c.snd.mss)
 }
 
+// lossDetected reports whether the ACKs so far show the segment at SND.UNA
+// lost: three duplicate ACKs (RFC 5681 §3.2), enough SACKed above it
+// (RFC 6675 IsLost), or a small flight's lower threshold (RFC 5827).
+func (c *Conn) lossDetected() bool {
+	return c.dupACKs >= dupThresh || (c.sackOK && c.isLost(c.snd.una)) || c.earlyRetransmit()
+}
+
 // earlyRetransmit is RFC 5827's rule for a small flight, which cannot
 // produce three duplicate ACKs: when fewer than four segments are
 // outstanding and no new data can go to make more ACKs, the threshold is
