@@ -29,20 +29,21 @@ import (
 //
 // One suite, two sizes:
 //
-//   - `make test` runs the representative subset marked below: 2 MB each
-//     way at 5% drop, 2% corruption, 5% duplication and 5% reordering, and
-//     a 2 MB download with a 2-second blackout in the middle.
-//   - `make lossy` (TINYTCP_LOSSY=full go test -race -run TestLossy) runs
-//     the whole matrix: 20 MB each way at 1%, 5% and 15% drop, 2%
-//     corruption, 5% duplication, 5% reordering, 50 ms added delay, a
-//     20 Mbit/s rate limit with its queue, and a 2-second blackout in the
-//     middle of each transfer.
+//   - `make test` and `make lossy` (TINYTCP_LOSSY=full go test -race -run
+//     TestLossy) run the whole matrix, on its own after the other tests:
+//     20 MB each way at 1%, 5% and 15% drop, 2% corruption, 5%
+//     duplication, 5% reordering, 50 ms added delay, a 20 Mbit/s rate limit
+//     with its queue, and a 2-second blackout in the middle of each
+//     transfer.
+//   - A plain `go test ./tests/e2e` runs the representative subset marked
+//     below: 2 MB each way at 5% drop, 2% corruption, 5% duplication and 5%
+//     reordering, and a 2 MB download with a 2-second blackout in the
+//     middle.
 //
-// With -race on two cores the subset takes about 6 s alone and runs beside
-// the other end-to-end tests; the full matrix takes 3 to 4 minutes, half of
-// it the download at 15% drop (about 2 minutes with SACK-based recovery;
-// with go-back-N after a timeout it had moved 13 of its 20 MB when its
-// 20-minute budget ran out).
+// With -race on two cores the subset takes about 6 s alone; the full matrix
+// takes 3 to 4 minutes, half of it the download at 15% drop (about 2
+// minutes with SACK-based recovery; with go-back-N after a timeout it had
+// moved 13 of its 20 MB when its 20-minute budget ran out).
 //
 // Every transfer has a deadline, so a stuck one fails with how far it got
 // instead of hanging. Each logs one line: its time, tinytcp's
