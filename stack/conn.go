@@ -56,13 +56,27 @@ func newConn(s *Stack, id tcp.ID) *Conn {
 	}
 }
 
-// wake tells blocked Read, Write and Dial calls to look again.
+// wake tells blocked Read, Write and Dial calls to look again, each only
+// when it has something to find: a reader when data, the end of the stream
+// or an error is there; a writer (or Dial, or a lingering Close) when the
+// TCB says so (tcp.Conn.Writable). A bulk sender's ACKs then wake neither
+// an idle reader nor, until a third of the send buffer is free, the writer.
+// Called with s.mu held.
 func (c *Conn) wake() {
-	for _, ch := range [...]chan struct{}{c.readable, c.writable} {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
+	t := c.tcb
+	if t.Readable() > 0 || t.ReadEOF() || t.Err() != nil {
+		signal(c.readable)
+	}
+	if t.Writable() {
+		signal(c.writable)
+	}
+}
+
+// signal leaves a token in ch, a channel of capacity 1, unless one is there.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }
 

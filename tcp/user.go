@@ -99,6 +99,24 @@ func (c *Conn) ReadEOF() bool {
 	return true
 }
 
+// Writable reports whether a writer waiting for room in the send buffer
+// should try again: a third of the buffer is free, or the connection is no
+// longer one that queues data (it failed, is closing, or is still opening),
+// so that a Write returns at once or the waiter sees the state it waits
+// for. A third free is the same point as Linux's sk_stream_write_space,
+// which wakes writers once free space reaches half of what is queued.
+// Waking on every ACK instead would cost a wake-up and a Write call for
+// each segment's worth of room.
+func (c *Conn) Writable() bool {
+	if c.err != nil || c.closeSent {
+		return true
+	}
+	if c.state != StateEstablished && c.state != StateCloseWait {
+		return true
+	}
+	return 3*c.sendBuf.Free() >= c.sendBuf.size
+}
+
 // Close is CLOSE (RFC 9293 §3.10.4): this side has no more data to send. A
 // FIN follows the data already queued. Data may still be received (a
 // half-close); see CloseRead for closing the receiving half too.
