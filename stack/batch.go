@@ -1,10 +1,6 @@
 package stack
 
-import (
-	"time"
-
-	"tinytcp/tun"
-)
+import "time"
 
 // Batches of queued packets (RFC 9293 §3.10.7.4, MUST-58 and MUST-59: a TCP
 // processing a series of queued segments processes them all before sending
@@ -49,15 +45,11 @@ func (s *Stack) endBatch(now time.Time) {
 // drainQueued delivers the packets already waiting in the device, without
 // blocking. Called with mu held.
 func (s *Stack) drainQueued(buf []byte, now time.Time) {
-	tr, ok := s.dev.(tun.TryReader)
-	if !ok {
-		return
-	}
 	for i := 1; i < maxBatch; i++ {
-		n, ok, err := tr.TryRead(buf)
-		if err != nil || !ok {
+		n, vouched, ok := s.tryReadPacket(buf)
+		if !ok {
 			return
 		}
-		s.deliver(buf[:n], now)
+		s.deliver(buf[:n], vouched, now)
 	}
 }

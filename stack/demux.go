@@ -19,8 +19,10 @@ import (
 // kernel does path MTU discovery with DF set, so none arrive on a TUN link
 // in practice), IP options (accepted, ignored).
 
-// deliver handles one packet from the device. Called with mu held.
-func (s *Stack) deliver(pkt []byte, now time.Time) {
+// deliver handles one packet from the device. vouched says the device
+// vouches for its TCP checksum (offload.go), which is then not checked.
+// Called with mu held.
+func (s *Stack) deliver(pkt []byte, vouched bool, now time.Time) {
 	s.Counters.inc("ip.PacketsReceived")
 	h, err := ip.ParseIPv4(pkt)
 	if err != nil {
@@ -47,7 +49,7 @@ func (s *Stack) deliver(pkt []byte, now time.Time) {
 	}
 	switch h.Protocol() {
 	case ip.ProtocolTCP:
-		s.deliverTCP(h, now)
+		s.deliverTCP(h, vouched, now)
 	case ip.ProtocolICMP:
 		s.deliverICMP(h, now)
 	default:
@@ -101,12 +103,13 @@ func (s *Stack) sendICMPUnreachable(h ip.IPv4, code uint8) {
 // finishIP writes the IPv4 header in front of a payload of n bytes already
 // in pkt[20:] and queues the packet.
 func (s *Stack) finishIP(pkt []byte, proto uint8, dst netip.Addr, n int) {
-	s.finishIPWith(pkt, proto, dst, n, tcp.IPFields{})
+	s.finishIPWith(pkt, proto, dst, n, tcp.IPFields{}, 0)
 }
 
-// finishIPWith is finishIP with a connection's TTL and DSCP; zero fields
-// take the stack's defaults.
-func (s *Stack) finishIPWith(pkt []byte, proto uint8, dst netip.Addr, n int, fields tcp.IPFields) {
+// finishIPWith is finishIP with a connection's TTL and DSCP (zero fields
+// take the stack's defaults) and, for a super-packet, the payload per
+// segment the device is to cut it into (gso; 0 for none).
+func (s *Stack) finishIPWith(pkt []byte, proto uint8, dst netip.Addr, n int, fields tcp.IPFields, gso uint16) {
 	s.ipID++
 	f := ip.IPv4Fields{
 		TOS:          fields.DSCP << 2,
@@ -122,13 +125,13 @@ func (s *Stack) finishIPWith(pkt []byte, proto uint8, dst netip.Addr, n int, fie
 		f.TTL = fields.TTL
 	}
 	f.Encode(pkt)
-	s.queue(pkt[:ip.HeaderMinLen+n])
+	s.queue(pkt[:ip.HeaderMinLen+n], gso)
 }
 
 // deliverTCP checks a segment and hands it to its connection.
-func (s *Stack) deliverTCP(h ip.IPv4, now time.Time) {
+func (s *Stack) deliverTCP(h ip.IPv4, vouched bool, now time.Time) {
 	b := h.Payload()
-	if ip.Fold(ip.Sum(b, ip.PseudoHeaderSum(h.Src(), h.Dst(), ip.ProtocolTCP, len(b)))) != 0 {
+	if !vouched && ip.Fold(ip.Sum(b, ip.PseudoHeaderSum(h.Src(), h.Dst(), ip.ProtocolTCP, len(b)))) != 0 {
 		// MUST-3: a segment with a bad checksum is dropped.
 		s.Counters.inc(dropTCPChecksum)
 		s.Counters.inc("tcp.ChecksumErrors")

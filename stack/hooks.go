@@ -14,25 +14,28 @@ func (s *Stack) Transmit(c *tcp.Conn, seg *tcp.Segment) {
 	if seg.Flags.Has(tcp.FlagRST) {
 		s.Counters.inc("tcp.ResetsSent")
 	}
-	s.transmitWith(c.ID(), seg, c.IPFields())
+	s.transmitWith(c.ID(), seg, c.IPFields(), c.SendMSS())
 }
 
 // transmit serialises seg for the 4-tuple id with the stack's default IPv4
 // header fields.
 func (s *Stack) transmit(id tcp.ID, seg *tcp.Segment) {
-	s.transmitWith(id, seg, tcp.IPFields{})
+	s.transmitWith(id, seg, tcp.IPFields{}, 0)
 }
 
 // transmitWith serialises seg for the 4-tuple id: IPv4 header (with the
 // TTL and DSCP the connection asked for), TCP header and options, payload,
-// then the TCP checksum over the pseudo-header (MUST-2).
-func (s *Stack) transmitWith(id tcp.ID, seg *tcp.Segment, f tcp.IPFields) {
+// then the TCP checksum over the pseudo-header (MUST-2). mss is the
+// connection's send MSS (0 for a segment of no connection), which a
+// super-packet is cut by.
+func (s *Stack) transmitWith(id tcp.ID, seg *tcp.Segment, f tcp.IPFields, mss int) {
 	s.traceSegment(dirOut, id.Local, id.Remote, seg)
 	hl := seg.HeaderLen()
 	n := hl + len(seg.Payload)
-	if ip.HeaderMinLen+n > s.mtu {
+	if ip.HeaderMinLen+n > s.maxPkt {
 		// The TCB never builds a segment larger than the MSS it derived
-		// from this MTU; count it rather than crash if it ever did.
+		// from this MTU, or than the offload limit the stack gave it;
+		// count it rather than crash if it ever did.
 		s.Counters.inc(dropOversized)
 		return
 	}
@@ -40,9 +43,16 @@ func (s *Stack) transmitWith(id tcp.ID, seg *tcp.Segment, f tcp.IPFields) {
 	b := pkt[ip.HeaderMinLen : ip.HeaderMinLen+n]
 	seg.MarshalHeader(b)
 	copy(b[hl:], seg.Payload)
-	sum := ip.Sum(b, ip.PseudoHeaderSum(id.Local.Addr(), id.Remote.Addr(), ip.ProtocolTCP, n))
-	tcp.Header(b).SetChecksum(ip.Fold(sum))
-	s.finishIPWith(pkt, ip.ProtocolTCP, id.Remote.Addr(), n, f)
+	pseudo := ip.PseudoHeaderSum(id.Local.Addr(), id.Remote.Addr(), ip.ProtocolTCP, n)
+	var gso uint16
+	if s.od != nil {
+		// The device completes the checksum (offload.go).
+		tcp.Header(b).SetChecksum(^ip.Fold(pseudo))
+		gso = s.gsoSize(mss, hl, len(seg.Payload))
+	} else {
+		tcp.Header(b).SetChecksum(ip.Fold(ip.Sum(b, pseudo)))
+	}
+	s.finishIPWith(pkt, ip.ProtocolTCP, id.Remote.Addr(), n, f, gso)
 	s.Counters.inc("tcp.SegmentsSent")
 }
 

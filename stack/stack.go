@@ -50,10 +50,12 @@ var ErrStackClosed = errors.New("stack: closed")
 type Stack struct {
 	cfg    Config
 	dev    tun.Device
+	od     tun.OffloadDevice // dev, when it does segmentation and checksum offload (offload.go); else nil
 	addr   netip.Addr
 	logger *slog.Logger
 	clock  Clock
 	mtu    int
+	maxPkt int // the largest packet the stack reads or builds: the MTU, or a super-packet's 64 KiB
 
 	// Counters count packets, segments and drops.
 	Counters Counters
@@ -71,8 +73,8 @@ type Stack struct {
 	tracer    *tracer
 
 	txMu    sync.Mutex
-	txq     [][]byte // packets built under mu, waiting for the device
-	txBatch [][]byte // the batch being written, owned by the holder of txMu
+	txq     []outPacket // packets built under mu, waiting for the device
+	txBatch []outPacket // the batch being written, owned by the holder of txMu
 	bufPool sync.Pool
 
 	timerKick chan struct{}
@@ -111,6 +113,8 @@ func New(cfg Config) (*Stack, error) {
 	if s.mtu < 576 {
 		return nil, fmt.Errorf("stack: MTU %d is below the IPv4 minimum of 576", s.mtu)
 	}
+	s.maxPkt = s.mtu
+	s.useOffload()
 	if s.cfg.Backlog <= 0 {
 		s.cfg.Backlog = DefaultBacklog
 	}
@@ -132,7 +136,7 @@ func New(cfg Config) (*Stack, error) {
 	if cfg.Trace != nil {
 		s.tracer = &tracer{w: cfg.Trace}
 	}
-	s.bufPool.New = func() any { b := make([]byte, s.mtu); return &b }
+	s.bufPool.New = func() any { b := make([]byte, s.maxPkt); return &b }
 	s.wg.Add(1)
 	go s.readLoop()
 	if mc, ok := s.clock.(*ManualClock); ok {
@@ -183,9 +187,9 @@ func (s *Stack) Close() error {
 // readLoop feeds every packet from the device to the protocol.
 func (s *Stack) readLoop() {
 	defer s.wg.Done()
-	buf := make([]byte, max(s.mtu, 65535))
+	buf := make([]byte, max(s.maxPkt, 65535))
 	for {
-		n, err := s.dev.Read(buf)
+		n, vouched, err := s.readPacket(buf)
 		if err != nil {
 			if !errors.Is(err, tun.ErrClosed) {
 				select {
@@ -203,7 +207,7 @@ func (s *Stack) readLoop() {
 		}
 		now := s.now()
 		s.beginBatch()
-		s.deliver(buf[:n], now)
+		s.deliver(buf[:n], vouched, now)
 		s.drainQueued(buf, now)
 		s.endBatch(now)
 		s.unlock()
@@ -219,8 +223,8 @@ func (s *Stack) unlock() {
 	}
 	if s.devClosed {
 		for i, p := range s.txq {
-			s.putBuf(p)
-			s.txq[i] = nil
+			s.putBuf(p.b)
+			s.txq[i] = outPacket{}
 		}
 		s.txq = s.txq[:0]
 		s.mu.Unlock()
@@ -232,20 +236,20 @@ func (s *Stack) unlock() {
 	s.txq = s.txq[:0]
 	s.mu.Unlock()
 	for i, p := range s.txBatch {
-		if _, err := s.dev.Write(p); err != nil && !errors.Is(err, tun.ErrClosed) {
+		if err := s.writePacket(p); err != nil && !errors.Is(err, tun.ErrClosed) {
 			s.Counters.inc("ip.OutgoingPacketErrors")
 		}
-		s.putBuf(p)
-		s.txBatch[i] = nil
+		s.putBuf(p.b)
+		s.txBatch[i] = outPacket{}
 	}
 	s.txMu.Unlock()
 }
 
-func (s *Stack) getBuf() []byte { return (*s.bufPool.Get().(*[]byte))[:s.mtu] }
+func (s *Stack) getBuf() []byte { return (*s.bufPool.Get().(*[]byte))[:s.maxPkt] }
 
 func (s *Stack) putBuf(b []byte) {
 	b = b[:cap(b)]
-	if len(b) == s.mtu {
+	if len(b) == s.maxPkt {
 		s.bufPool.Put(&b)
 	}
 }
@@ -263,7 +267,7 @@ func (s *Stack) Inject(pkt []byte) {
 		s.mu.Unlock()
 		return
 	}
-	s.deliver(pkt, s.now())
+	s.deliver(pkt, false, s.now())
 	s.unlock()
 }
 
@@ -279,15 +283,17 @@ func (s *Stack) InjectBatch(pkts [][]byte) {
 	now := s.now()
 	s.beginBatch()
 	for _, p := range pkts {
-		s.deliver(p, now)
+		s.deliver(p, false, now)
 	}
 	s.endBatch(now)
 	s.unlock()
 }
 
-// queue hands a finished packet to the flush in unlock. Called with mu held.
-func (s *Stack) queue(pkt []byte) {
-	s.txq = append(s.txq, pkt)
+// queue hands a finished packet to the flush in unlock; gso is the payload
+// per segment of a super-packet (offload.go), 0 for an ordinary packet.
+// Called with mu held.
+func (s *Stack) queue(pkt []byte, gso uint16) {
+	s.txq = append(s.txq, outPacket{b: pkt, gso: gso})
 	s.Counters.inc("ip.PacketsSent")
 }
 

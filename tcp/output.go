@@ -153,6 +153,9 @@ func (c *Conn) output(now time.Time) {
 			if n == 0 {
 				break
 			}
+			if n == mss {
+				n = c.offloadSize(mss, remaining, avail)
+			}
 			// Sender silly-window avoidance (RFC 9293 §3.8.6.2.1, MUST-38):
 			// send when (1) a full segment can go, or (2) the data is
 			// pushed and all of it fits now, or (3) at least Fs = 1/2 of
@@ -194,6 +197,21 @@ func (c *Conn) output(now time.Time) {
 		break
 	}
 	c.maybePersist(now)
+}
+
+// offloadSize is how much one segment carries when a full segment can go
+// and the link does segmentation offload (Config.SegmentOffload): as many
+// whole segments of mss bytes as the offload limit, the data and the
+// windows allow. The link cuts the result into the full segments the loop
+// would have sent one by one; a shorter piece at the end goes through the
+// loop on its own, so Nagle and silly-window avoidance judge it as before.
+// Only the number of packets crossing the device changes.
+func (c *Conn) offloadSize(mss, remaining, avail uint32) uint32 {
+	limit := uint32(max(c.cfg.SegmentOffload, 0))
+	if limit < 2*mss {
+		return mss
+	}
+	return min(remaining, avail, limit) / mss * mss
 }
 
 // sendData sends one segment at SND.NXT and advances SND.NXT past it.

@@ -78,6 +78,11 @@ type Config struct {
 	// discipline the sliding window replaced (stopwait.go); a teaching
 	// switch, off by default. Receiving is unchanged.
 	StopAndWait bool
+	// SegmentOffload is the largest payload one segment handed to the
+	// stack may carry when the link cuts segments into MSS-sized ones
+	// itself (TCP segmentation offload; output.go); 0, or anything below
+	// the MSS, for none. The segments on the wire keep the MSS.
+	SegmentOffload int
 }
 
 // Defaults.

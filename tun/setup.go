@@ -33,6 +33,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -44,7 +45,7 @@ import (
 // configured. The zero value is the default setup: `tinytcp0` with
 // 10.77.0.1/24, MTU 1500, wireguard backend.
 type Config struct {
-	Driver string       // "wireguard" (default) or "water"
+	Driver string       // "wireguard" (default), "water" or "offload" (offload.go)
 	Name   string       // interface name, default "tinytcp0"
 	Peer   netip.Prefix // address and prefix of the kernel side, default 10.77.0.1/24
 	MTU    int          // default 1500
@@ -59,6 +60,9 @@ const (
 	DefaultMTU      = 1500
 	DefaultPeer     = "10.77.0.1/24" // the kernel side's address and prefix
 )
+
+// drivers are the values Config.Driver may take.
+var drivers = []string{DriverWireguard, DriverWater, DriverOffload}
 
 // openOptions are the seams tests use; production code passes the zero value.
 type openOptions struct {
@@ -102,6 +106,8 @@ func open(cfg Config, o openOptions) (Device, error) {
 	switch cfg.Driver {
 	case DriverWater:
 		dev, err = openWater(cfg.Name, cfg.MTU)
+	case DriverOffload:
+		dev, err = openOffload(o.tunPath, cfg.Name, cfg.MTU)
 	default:
 		dev, err = openWireguard(o.tunPath, cfg.Name, cfg.MTU)
 	}
@@ -139,8 +145,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, newSetupError(ErrInvalidConfig, nil, format, args...)
 	}
 	switch {
-	case cfg.Driver != DriverWireguard && cfg.Driver != DriverWater:
-		return bad("unknown TUN driver %q: use %q or %q", cfg.Driver, DriverWireguard, DriverWater)
+	case !slices.Contains(drivers, cfg.Driver):
+		return bad("unknown TUN driver %q: use one of %q", cfg.Driver, drivers)
 	case len(cfg.Name) >= unix.IFNAMSIZ || cfg.Name == "." || cfg.Name == ".." ||
 		strings.ContainsAny(cfg.Name, "/: \t\n"):
 		return bad("invalid interface name %q: at most %d characters, no '/', ':' or spaces", cfg.Name, unix.IFNAMSIZ-1)

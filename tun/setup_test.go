@@ -36,7 +36,7 @@ func TestOpenRejectsInvalidConfig(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"unknown driver", Config{Driver: "tap"}, `unknown TUN driver "tap": use "wireguard" or "water"`},
+		{"unknown driver", Config{Driver: "tap"}, `unknown TUN driver "tap": use one of ["wireguard" "water" "offload"]`},
 		{"name too long", Config{Name: "abcdefghijklmnop"}, `invalid interface name "abcdefghijklmnop": at most 15 characters, no '/', ':' or spaces`},
 		{"name with slash", Config{Name: "a/b"}, `invalid interface name "a/b"`},
 		{"IPv6 peer", Config{Peer: netip.MustParsePrefix("fd00::1/64")}, "peer fd00::1/64 is not an IPv4 address"},

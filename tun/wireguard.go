@@ -81,7 +81,11 @@ func openWireguard(path, name string, mtu int) (*wireguardDevice, error) {
 // returned file descriptor. IFF_TUN_EXCL makes the kernel refuse a name that
 // exists already instead of attaching to it (a persistent TUN of that name
 // would otherwise be taken over).
-func createTUN(path, name string) (int, error) {
+func createTUN(path, name string) (int, error) { return createTUNWith(path, name, 0) }
+
+// createTUNWith is createTUN with extra interface flags (IFF_VNET_HDR for
+// the offload backend).
+func createTUNWith(path, name string, extra uint16) (int, error) {
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return -1, classifyOpenError(path, err)
@@ -91,7 +95,7 @@ func createTUN(path, name string) (int, error) {
 		unix.Close(fd)
 		return -1, fmt.Errorf("tun: interface name %q: %w", name, err)
 	}
-	ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI | unix.IFF_TUN_EXCL)
+	ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI | unix.IFF_TUN_EXCL | extra)
 	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 		unix.Close(fd)
 		return -1, classifyCreateError(name, err)

@@ -22,7 +22,7 @@ var (
 
 // HostConfig says how to bring a tinytcp host up on a TUN device.
 type HostConfig struct {
-	Driver string       // "wireguard" (default) or "water"
+	Driver string       // "wireguard" (default), "water" or "offload" (super-packets; no impairment or capture)
 	Dev    string       // interface name; default "tinytcp0"
 	Addr   netip.Addr   // the stack's address; default 10.77.0.2
 	Peer   netip.Prefix // the kernel side's address and prefix; default 10.77.0.1/24
@@ -70,6 +70,9 @@ func (c *HostConfig) validate() error {
 	if c.Peer.Addr() == c.Addr {
 		return fmt.Errorf("the stack address %v is the kernel's own address: choose a different --addr", c.Addr)
 	}
+	if c.Driver == tun.DriverOffload && (c.Impair != (tun.ImpairConfig{Seed: c.Impair.Seed}) || c.PcapFile != "") {
+		return errors.New("the offload driver carries 64 KiB super-packets, which link impairments and --pcap do not handle: use the default driver with them")
+	}
 	return nil
 }
 
@@ -93,6 +96,14 @@ func OpenHost(cfg HostConfig) (*Host, error) {
 		return nil, err
 	}
 	h := &Host{Config: cfg}
+	if cfg.Driver == tun.DriverOffload {
+		// The stack must see the offload device itself (stack/offload.go):
+		// a middleware would hand it super-packets as plain ones.
+		if err := h.start(dev); err != nil {
+			return nil, err
+		}
+		return h, nil
+	}
 	dev = tun.NewImpair(dev, cfg.Impair)
 	if cfg.PcapFile != "" {
 		f, err := os.Create(cfg.PcapFile)
@@ -110,6 +121,15 @@ func OpenHost(cfg HostConfig) (*Host, error) {
 		}
 		dev = pdev
 	}
+	if err := h.start(dev); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// start starts the stack on dev; on failure it closes dev and the capture.
+func (h *Host) start(dev tun.Device) error {
+	cfg := h.Config
 	scfg := stack.Config{Device: dev, Addr: cfg.Addr, Trace: cfg.Trace, Logger: cfg.Logger}
 	scfg.TCP.StopAndWait = cfg.StopAndWait
 	if cfg.StackTune != nil {
@@ -119,10 +139,10 @@ func OpenHost(cfg HostConfig) (*Host, error) {
 	if err != nil {
 		dev.Close()
 		h.closePcap()
-		return nil, err
+		return err
 	}
 	h.Stack = s
-	return h, nil
+	return nil
 }
 
 // Close stops the stack and removes the device.

@@ -64,7 +64,7 @@ type linkFlags struct {
 
 func (f *linkFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.driver, "driver", "wireguard", "TUN backend: wireguard or water")
+	fl.StringVar(&f.driver, "driver", "wireguard", "TUN backend: wireguard, water, or offload (64 KiB super-packets with the kernel's TSO; no impairments or capture)")
 	fl.StringVar(&f.dev, "dev", "tinytcp0", "name of the TUN device to create")
 	fl.StringVar(&f.addr, "addr", demo.DefaultAddr.String(), "the stack's IPv4 address (not put on the device)")
 	fl.StringVar(&f.peer, "peer", demo.DefaultPeer.String(), "kernel-side address/prefix put on the device")
@@ -98,8 +98,8 @@ func (f *linkFlags) hostConfig() (demo.HostConfig, error) {
 	if f.delay < 0 || f.rate < 0 {
 		return demo.HostConfig{}, errors.New("--delay and --rate cannot be negative")
 	}
-	if f.driver != "wireguard" && f.driver != "water" {
-		return demo.HostConfig{}, fmt.Errorf("--driver is wireguard or water, not %q", f.driver)
+	if f.driver != tun.DriverWireguard && f.driver != tun.DriverWater && f.driver != tun.DriverOffload {
+		return demo.HostConfig{}, fmt.Errorf("--driver is wireguard, water or offload, not %q", f.driver)
 	}
 	level := slog.LevelInfo
 	if f.verbose {
