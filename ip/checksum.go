@@ -13,6 +13,16 @@ package ip
 // the four 16-bit words one by one (RFC 1071 §2(B), byte-order independence
 // and §4.1's "unwinding").
 //
+// The fast path (Sum's main loop) keeps two running sums, one over the even
+// 8-byte words and one over the odd ones, each with its own carry, and adds
+// them together at the end. One's-complement addition is associative and
+// commutative, so the words may be summed in any grouping ("parallel
+// summation", RFC 1071 §2(C)); two independent chains let the processor
+// run two add-with-carry instructions per cycle instead of waiting for each
+// carry in turn, which makes the sum about half again as fast (18 GB/s
+// against 12 GB/s over 1460 bytes on the 2-core test machine;
+// docs/benchmarks.md).
+//
 // Left out: incremental update of a stored checksum (RFC 1624); tinytcp
 // recomputes, which is cheap at this speed.
 
@@ -24,20 +34,31 @@ import (
 
 // Sum adds the bytes of b, as big-endian 16-bit words, to the running
 // one's-complement sum initial and returns the new running sum: carries are
-// folded only down to 32 bits, and the sum is not complemented (see Fold). A trailing odd byte counts as the high byte of a word
-// padded with zero, so when chaining Sum over consecutive pieces every piece
-// except the last must have even length. Sum does not allocate.
+// folded only down to 32 bits, and the sum is not complemented (see Fold).
+// A trailing odd byte counts as the high byte of a word padded with zero,
+// so when chaining Sum over consecutive pieces every piece except the last
+// must have even length. Sum does not allocate.
 func Sum(b []byte, initial uint32) uint32 {
 	// The carry c is threaded through every addition and added back once
 	// at the end, so no carry is ever lost.
 	s, c := uint64(initial), uint64(0)
-	for len(b) >= 32 {
+	// Fast path: 64 bytes a round, the even words into s and the odd ones
+	// into s1, two carry chains that do not wait for each other (see the
+	// file comment); s1 and its carry c1 join s after the loop.
+	s1, c1 := uint64(0), uint64(0)
+	for len(b) >= 64 {
 		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[0:8]), c)
-		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[8:16]), c)
+		s1, c1 = bits.Add64(s1, binary.BigEndian.Uint64(b[8:16]), c1)
 		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[16:24]), c)
-		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[24:32]), c)
-		b = b[32:]
+		s1, c1 = bits.Add64(s1, binary.BigEndian.Uint64(b[24:32]), c1)
+		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[32:40]), c)
+		s1, c1 = bits.Add64(s1, binary.BigEndian.Uint64(b[40:48]), c1)
+		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[48:56]), c)
+		s1, c1 = bits.Add64(s1, binary.BigEndian.Uint64(b[56:64]), c1)
+		b = b[64:]
 	}
+	s, c = bits.Add64(s, s1, c)
+	s, c = bits.Add64(s, c1, c) // s1's last carry; c keeps the carry out, as below
 	for len(b) >= 8 {
 		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[:8]), c)
 		b = b[8:]

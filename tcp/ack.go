@@ -148,7 +148,7 @@ func (c *Conn) ackSent(seg *Segment, now time.Time) {
 		c.armRetransmit(now)
 	}
 	if c.sendBuf.Len() == 0 {
-		c.sendBuf.release()
+		c.buffersEmptied(now)
 	}
 	if c.rec.active {
 		c.partialACK(now)

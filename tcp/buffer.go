@@ -5,8 +5,24 @@ package tcp
 // the receive buffer holds what arrived in order and the application has not
 // yet read. Both are fixed-capacity rings, allocated on first use so an idle
 // connection costs no buffer memory.
+//
+// An emptied ring gives its storage back only once it has stayed unused for
+// a while (bufferIdle, checked by the reclaim timer), not at once: a bulk
+// receiver whose application keeps up empties the receive buffer at every
+// Read, and a sender's buffer empties at every ACK that catches up, so
+// giving the storage back at once would allocate and zero the whole buffer
+// (256 KiB by default) for every segment. Linux likewise reclaims a
+// socket's memory from its timers rather than at every read.
+//
 // Segments that arrive beyond RCV.NXT wait in the out-of-order queue of
 // reassembly.go.
+
+import "time"
+
+// bufferIdle is how long an empty buffer keeps its storage: it is given
+// back at the first run of the reclaim timer after a whole bufferIdle
+// without a write, so between one and two bufferIdle after last use.
+const bufferIdle = time.Second
 
 // ring is a byte ring buffer of fixed capacity. The zero value has capacity
 // zero; set size before the first write.
@@ -15,6 +31,7 @@ type ring struct {
 	size int    // capacity in bytes
 	head int    // index of the oldest byte
 	n    int    // bytes stored
+	used bool   // written since the last reclaim
 }
 
 func newRing(size int) ring { return ring{size: size} }
@@ -36,6 +53,7 @@ func (r *ring) Write(p []byte) int {
 	if r.buf == nil {
 		r.buf = make([]byte, r.size)
 	}
+	r.used = true
 	tail := (r.head + r.n) % r.size
 	c := copy(r.buf[tail:], p)
 	copy(r.buf, p[c:])
@@ -93,5 +111,46 @@ func (r *ring) release() {
 	if r.n == 0 {
 		r.buf = nil
 		r.head = 0
+	}
+}
+
+// reclaim drops the storage of an empty ring that was not written since the
+// last reclaim, and reports whether the ring keeps storage it holds empty,
+// which a later reclaim may take.
+func (r *ring) reclaim() (keptEmpty bool) {
+	used := r.used
+	r.used = false
+	switch {
+	case r.buf == nil || r.n > 0:
+		return false
+	case used:
+		return true
+	}
+	r.release()
+	return false
+}
+
+// buffersEmptied is called when a buffer may have emptied (a Read, an ACK
+// that caught up): the reclaim timer will give its storage back once it
+// has stayed unused. A closed connection gives it back at once.
+func (c *Conn) buffersEmptied(now time.Time) {
+	if c.state == StateClosed {
+		c.sendBuf.release()
+		c.recvBuf.release()
+		return
+	}
+	if c.timers[timerReclaim].IsZero() && (c.sendBuf.buf != nil || c.recvBuf.buf != nil) {
+		c.timers[timerReclaim] = now.Add(bufferIdle)
+	}
+}
+
+// reclaimBuffers runs the reclaim timer: the storage of each buffer that
+// stayed empty and unused since the last run goes back; the timer runs
+// again while a buffer holds storage it may soon give back.
+func (c *Conn) reclaimBuffers(now time.Time) {
+	sendKept := c.sendBuf.reclaim()
+	recvKept := c.recvBuf.reclaim()
+	if sendKept || recvKept {
+		c.timers[timerReclaim] = now.Add(bufferIdle)
 	}
 }

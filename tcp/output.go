@@ -39,9 +39,23 @@ func (c *Conn) transmit(seg *Segment) {
 	}
 	c.Stats.SegmentsSent++
 	c.Stats.BytesSent += uint64(len(seg.Payload))
-	if c.hooks != nil {
-		c.hooks.Transmit(c, seg)
+	c.hand(seg)
+}
+
+// hand gives a finished segment to the stack. The Hooks see a copy in
+// c.out, not seg itself: a pointer passed through an interface method
+// escapes, as far as the compiler can tell, so every Segment the senders
+// build (sendACK's, sendData's) would be allocated on the heap, one per
+// segment sent. Copying the ~100 bytes into the Conn lets them live on the
+// stack; it is safe because Hooks.Transmit may not keep the segment past
+// the call, and nothing sends while a Transmit is under way.
+func (c *Conn) hand(seg *Segment) {
+	if c.hooks == nil {
+		return
 	}
+	c.out = *seg
+	c.hooks.Transmit(c, &c.out)
+	c.out.Payload = nil // hold no reference to the send buffer
 }
 
 // advertise computes the window field and remembers the right edge it
@@ -106,9 +120,7 @@ func (c *Conn) sendResetFor(seg *Segment) {
 func (c *Conn) sendReset(rst *Segment) {
 	rst.SrcPort, rst.DstPort = c.id.Local.Port(), c.id.Remote.Port()
 	c.Stats.SegmentsSent++
-	if c.hooks != nil {
-		c.hooks.Transmit(c, rst)
-	}
+	c.hand(rst)
 }
 
 // sendStart is the sequence number of the first byte in the send buffer:

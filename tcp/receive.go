@@ -52,9 +52,13 @@ func (c *Conn) inputText(seg *Segment, inOrder bool, now time.Time) (more, fin b
 	}
 	c.rcv.wnd = uint32(c.recvBuf.Free())
 	// Delayed ACK (RFC 9293 §3.8.6.3): acknowledge at least every second
-	// segment, otherwise within DelayedACK (MUST-40, SHLD-19); at once when
-	// the segment filled a gap (RFC 5681 §4.2).
-	c.ackPending++
+	// full-sized segment, otherwise within DelayedACK (MUST-40, SHLD-19);
+	// at once when the segment filled a gap (RFC 5681 §4.2). A segment
+	// counts for as many full-sized ones as it carries, as in Linux, which
+	// compares the bytes received with the MSS: a 64 KiB super-packet
+	// from a sender's segmentation offload is forty-odd segments, not one
+	// to sit on for the delayed-ACK timeout.
+	c.ackPending += max(1, len(seg.Payload)/c.cfg.MSS)
 	switch {
 	case fin:
 		// The eighth step acknowledges the FIN, and the data with it.
@@ -97,6 +101,7 @@ func (c *Conn) enterTimeWait(now time.Time) {
 	c.timers = [numTimers]time.Time{}
 	c.timers[timerClose] = now.Add(2 * c.cfg.MSL)
 	c.sendBuf.release()
+	c.recvBuf.release() // if empty; a Read that empties it later arms the reclaim timer
 }
 
 // armCloseTimer bounds how long a connection the application has closed

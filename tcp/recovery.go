@@ -40,6 +40,13 @@ type Tracer interface {
 	Event(c *Conn, what string)
 }
 
+// tracing reports whether the Hooks are a Tracer, so that a caller builds
+// the text of an event only when someone will read it.
+func (c *Conn) tracing() bool {
+	_, ok := c.hooks.(Tracer)
+	return ok
+}
+
 // event tells the Tracer, if there is one, what just happened, with the
 // congestion window and ssthresh after it.
 func (c *Conn) event(what string) {
@@ -67,7 +74,10 @@ type scoreboard struct {
 // add records a SACK block and returns how many bytes it newly covers.
 func (s *scoreboard) add(b SACKBlock) uint32 {
 	before := s.bytes()
-	out := s.blocks[:0:0]
+	// Filtered in place: each block kept is written at or before the one
+	// being read, so the scoreboard's array is reused, not reallocated per
+	// ACK.
+	out := s.blocks[:0]
 	merged := b
 	for _, x := range s.blocks {
 		switch {
@@ -265,12 +275,15 @@ func (c *Conn) enterRecovery(now time.Time) {
 	c.onLossCongestion(false)
 	c.rec = recovery{active: true, point: c.snd.max, highRxt: c.snd.una}
 	c.rttStart = time.Time{} // Karn (MUST-18)
-	kind := "NewReno"
-	if c.sackOK {
-		kind = "SACK"
+	// The line is built only for a Tracer.
+	if c.tracing() {
+		kind := "NewReno"
+		if c.sackOK {
+			kind = "SACK"
+		}
+		c.event(fmt.Sprintf("fast retransmit of %d (%d duplicate ACKs, %d bytes SACKed above), %s recovery until %d",
+			c.snd.una, c.dupACKs, c.sb.above(c.snd.una), kind, c.rec.point))
 	}
-	c.event(fmt.Sprintf("fast retransmit of %d (%d duplicate ACKs, %d bytes SACKed above), %s recovery until %d",
-		c.snd.una, c.dupACKs, c.sb.above(c.snd.una), kind, c.rec.point))
 	c.resendHole(now, c.snd.una)
 	c.recoverySend(now)
 }

@@ -194,6 +194,7 @@ const (
 	timerDelayedACK              // delayed ACK (RFC 9293 §3.8.6.3)
 	timerClose                   // TIME-WAIT 2*MSL, or the FIN-WAIT-2 timeout of a closed socket
 	timerKeepAlive               // keep-alive probes of an idle connection (RFC 9293 §3.8.4)
+	timerReclaim                 // empty send and receive buffers give their storage back (buffer.go)
 	numTimers
 )
 
@@ -251,6 +252,7 @@ type Conn struct {
 	ackOwed    bool // an ACK was held back during the batch
 	timers     [numTimers]time.Time
 	now        time.Time // the time of the call being served, for the segments it sends
+	out        Segment   // the segment being handed to Hooks.Transmit (output.go)
 
 	// Negotiated options (tsopt.go).
 	tsOK         bool      // both SYNs carried timestamps (RFC 7323)

@@ -7,18 +7,26 @@ import (
 
 // The connection's timers (RFC 9293 §3.8): retransmission (RFC 6298), which
 // doubles as the persist timer while the peer's window is zero; delayed ACK;
-// and the close timer for TIME-WAIT (2*MSL, MUST-13) and for an orphaned
-// FIN-WAIT-2. The Conn only records deadlines; the stack keeps one timer
-// heap for all connections and calls OnTimer when NextDeadline passes.
+// the close timer for TIME-WAIT (2*MSL, MUST-13) and for an orphaned
+// FIN-WAIT-2; keep-alive; and the reclaim timer of idle buffers
+// (buffer.go), which sends nothing. The Conn only records deadlines; the
+// stack keeps one timer heap for all connections and calls OnTimer when
+// NextDeadline passes.
 
 // NextDeadline returns when OnTimer must next be called, or the zero time
-// if no timer is running.
+// if no timer is running. The reclaim timer counts only when no other
+// timer is running: otherwise it waits for the next OnTimer, so it never
+// adds a wake-up of its own to a busy connection (and a busy connection
+// needs its buffers anyway).
 func (c *Conn) NextDeadline() time.Time {
 	var next time.Time
-	for _, t := range c.timers {
-		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+	for i, t := range c.timers {
+		if timer(i) != timerReclaim && !t.IsZero() && (next.IsZero() || t.Before(next)) {
 			next = t
 		}
+	}
+	if next.IsZero() {
+		return c.timers[timerReclaim]
 	}
 	return next
 }
@@ -47,6 +55,10 @@ func (c *Conn) OnTimer(now time.Time) {
 	if due(c.timers[timerKeepAlive], now) {
 		c.timers[timerKeepAlive] = time.Time{}
 		c.keepAliveExpired(now)
+	}
+	if due(c.timers[timerReclaim], now) {
+		c.timers[timerReclaim] = time.Time{}
+		c.reclaimBuffers(now)
 	}
 	if due(c.timers[timerClose], now) {
 		c.timers[timerClose] = time.Time{}
@@ -86,7 +98,9 @@ func (c *Conn) retransmitTimeout(now time.Time) {
 		c.endRecovery(now, true)
 		c.dupACKs = 0
 		c.onLossCongestion(true)
-		c.event(fmt.Sprintf("retransmission timeout %d, RTO %v", c.retries, c.rtt.current()))
+		if c.tracing() {
+			c.event(fmt.Sprintf("retransmission timeout %d, RTO %v", c.retries, c.rtt.current()))
+		}
 		c.snd.nxt = c.snd.una
 		c.output(now)
 		c.armRetransmit(now)

@@ -80,7 +80,9 @@ func (c *Conn) Read(p []byte, now time.Time) int {
 	n := c.recvBuf.Read(p)
 	if n > 0 {
 		c.urgentConsumed(n)
-		c.recvBuf.release()
+		if c.recvBuf.Len() == 0 {
+			c.buffersEmptied(now)
+		}
 		c.windowUpdate(now)
 	}
 	return n
