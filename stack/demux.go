@@ -23,7 +23,7 @@ import (
 // vouches for its TCP checksum (offload.go), which is then not checked.
 // Called with mu held.
 func (s *Stack) deliver(pkt []byte, vouched bool, now time.Time) {
-	s.Counters.inc("ip.PacketsReceived")
+	s.Counters.incHot(hotPacketsReceived)
 	h, err := ip.ParseIPv4(pkt)
 	if err != nil {
 		s.Counters.inc("drop." + ip.DropReason(err))
@@ -148,7 +148,7 @@ func (s *Stack) deliverTCP(h ip.IPv4, vouched bool, now time.Time) {
 		// Linux, keep the options parsed before it and go on.
 		s.Counters.inc(dropTCPBadOption)
 	}
-	s.Counters.inc("tcp.ValidSegmentsReceived")
+	s.Counters.incHot(hotValidSegmentsReceived)
 	if seg.Flags.Has(tcp.FlagRST) {
 		s.Counters.inc("tcp.ResetsReceived")
 	}

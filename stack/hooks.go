@@ -53,7 +53,7 @@ func (s *Stack) transmitWith(id tcp.ID, seg *tcp.Segment, f tcp.IPFields, mss in
 		tcp.Header(b).SetChecksum(ip.Fold(ip.Sum(b, pseudo)))
 	}
 	s.finishIPWith(pkt, ip.ProtocolTCP, id.Remote.Addr(), n, f, gso)
-	s.Counters.inc("tcp.SegmentsSent")
+	s.Counters.incHot(hotSegmentsSent)
 }
 
 // NegativeAdvice is the advice TCP gives IP when a connection's

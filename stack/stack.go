@@ -75,7 +75,8 @@ type Stack struct {
 	txMu    sync.Mutex
 	txq     []outPacket // packets built under mu, waiting for the device
 	txBatch []outPacket // the batch being written, owned by the holder of txMu
-	bufPool sync.Pool
+	bufMu   sync.Mutex // guards free
+	free    [][]byte   // packet buffers ready for reuse (getBuf, putBuf)
 
 	timerKick chan struct{}
 	done      chan struct{}
@@ -136,7 +137,6 @@ func New(cfg Config) (*Stack, error) {
 	if cfg.Trace != nil {
 		s.tracer = &tracer{w: cfg.Trace}
 	}
-	s.bufPool.New = func() any { b := make([]byte, s.maxPkt); return &b }
 	s.wg.Add(1)
 	go s.readLoop()
 	if mc, ok := s.clock.(*ManualClock); ok {
@@ -245,13 +245,38 @@ func (s *Stack) unlock() {
 	s.txMu.Unlock()
 }
 
-func (s *Stack) getBuf() []byte { return (*s.bufPool.Get().(*[]byte))[:s.maxPkt] }
+// Packet buffers are reused through a bounded free list: one buffer per
+// packet built, handed back once the device has taken the packet. (A
+// sync.Pool of *[]byte would allocate a fresh pointer at every Put.) The
+// list keeps at most maxFreeBytes of buffers, enough for the largest flush
+// of either mode; beyond it they go to the garbage collector.
+const maxFreeBytes = 4 << 20
 
+// getBuf returns a buffer of maxPkt bytes for one packet.
+func (s *Stack) getBuf() []byte {
+	s.bufMu.Lock()
+	if n := len(s.free); n > 0 {
+		b := s.free[n-1]
+		s.free[n-1] = nil
+		s.free = s.free[:n-1]
+		s.bufMu.Unlock()
+		return b
+	}
+	s.bufMu.Unlock()
+	return make([]byte, s.maxPkt)
+}
+
+// putBuf hands back a buffer from getBuf.
 func (s *Stack) putBuf(b []byte) {
 	b = b[:cap(b)]
-	if len(b) == s.maxPkt {
-		s.bufPool.Put(&b)
+	if len(b) != s.maxPkt {
+		return
 	}
+	s.bufMu.Lock()
+	if (len(s.free)+1)*s.maxPkt <= maxFreeBytes {
+		s.free = append(s.free, b)
+	}
+	s.bufMu.Unlock()
 }
 
 // now reads the stack's clock.
@@ -294,7 +319,7 @@ func (s *Stack) InjectBatch(pkts [][]byte) {
 // Called with mu held.
 func (s *Stack) queue(pkt []byte, gso uint16) {
 	s.txq = append(s.txq, outPacket{b: pkt, gso: gso})
-	s.Counters.inc("ip.PacketsSent")
+	s.Counters.incHot(hotPacketsSent)
 }
 
 // ConnCount returns how many connections the table holds, in any state
