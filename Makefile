@@ -8,7 +8,7 @@ FUZZTIME ?= 20000x
 # The fuzz targets `make test` runs briefly; `make fuzz-long` runs them longer.
 FUZZ_TARGETS := ip:FuzzParseIPv4 ip:FuzzParseICMP ip:FuzzICMPQuote tcp:FuzzParseSegment tcp:FuzzParseOptions
 
-.PHONY: all build up test vet unit fuzz fuzz-long conformance lossy bench-loss clean
+.PHONY: all build up test vet unit fuzz fuzz-long conformance lossy bench bench-loss bench-micro clean
 
 all: build
 
@@ -58,6 +58,17 @@ conformance:
 	$(GO) test -c -o bin/conformance.test ./tests/conformance
 	cd tests/conformance && ../../bin/conformance.test -test.run '^TestConformance$$' -report
 
+# The same workloads against tinytcp, gVisor's netstack and the kernel
+# (bulk download and upload, 1 and 4 connections; 1-byte request/response;
+# connection rate; 10,000 idle connections; HTTP through curl), each
+# server in a fresh network namespace behind its own TUN device, plus the
+# raw TUN packet rate (tests/bench): speed is reported, never asserted;
+# `make test` only compiles it. Needs root. Flags go in BENCH_ARGS, e.g.
+# BENCH_ARGS='-bulk-mb 300 -reps 3 -md bench.md' (see docs/benchmarks.md).
+bench:
+	$(GO) test -c -o bin/bench.test ./tests/bench
+	$(SUDO) ./bin/bench.test -test.run '^TestPerfBench$$' -test.timeout 0 -perf $(BENCH_ARGS)
+
 # Goodput under each impairment profile, tinytcp and gVisor side by side
 # (tests/bench): a benchmark that reports speed and never asserts it; `make
 # test` only compiles it. Needs root. Flags go in BENCH_ARGS, e.g.
@@ -65,6 +76,13 @@ conformance:
 bench-loss:
 	$(GO) test -c -o bin/bench.test ./tests/bench
 	$(SUDO) ./bin/bench.test -test.run '^TestLossBench$$' -test.timeout 0 -loss $(BENCH_ARGS)
+
+# Micro-benchmarks of the hot paths, no device and no root: checksums,
+# header parse and build, a segment in and out of an established TCB, and
+# the stack over the in-memory pipe (docs/benchmarks.md). Reported, never
+# asserted; `make test` only asserts that the data path does not allocate.
+bench-micro:
+	$(GO) test -run '^$$' -bench . -benchmem ./ip ./tcp ./stack
 
 clean:
 	rm -rf bin

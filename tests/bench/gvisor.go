@@ -52,10 +52,15 @@ const (
 // GVisorSetup describes, in one line for the report, how gVisor is set up.
 // It names the congestion control the stack really runs.
 func GVisorSetup() string {
+	return gvisorStackSetup() + ", link/channel NIC (MTU of the TUN device)"
+}
+
+// gvisorStackSetup is GVisorSetup without the link.
+func gvisorStackSetup() string {
 	cc := gvisorCongestion()
 	return fmt.Sprintf("SACK on, RACK loss detection (its default), congestion control %s, "+
 		"send and receive buffers %d KiB / %d MiB / %d MiB (min / default / max), "+
-		"receive-buffer moderation on, Nagle off (its default), wall clock, link/channel NIC (MTU of the TUN device)",
+		"receive-buffer moderation on, Nagle off (its default), wall clock",
 		cc, gvisorBufferMin>>10, gvisorBufferDefault>>20, gvisorBufferMax>>20)
 }
 
@@ -87,15 +92,33 @@ type gvisorServer struct {
 }
 
 func startGVisor(link tun.Device) (*gvisorServer, error) {
+	s, err := newGVisorStack()
+	if err != nil {
+		link.Close()
+		return nil, err
+	}
+	ch := channel.New(gvisorQueueLen, uint32(link.MTU()), "")
+	if err := addGVisorNIC(s, ch); err != nil {
+		s.Destroy()
+		link.Close()
+		return nil, err
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &gvisorServer{s: s, ch: ch, link: link, cancel: cancel}
+	g.pumps.Add(2)
+	go func() { defer g.pumps.Done(); g.pumpIn() }()
+	go func() { defer g.pumps.Done(); g.pumpOut(ctx) }()
+	return g, nil
+}
+
+// newGVisorStack is netstack with IPv4 and TCP, set up as a careful user
+// sets it up for bulk transfers (GVisorSetup says how).
+func newGVisorStack() (*stack.Stack, error) {
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocolCUBIC},
 	})
-	fail := func(what string, err tcpip.Error) (*gvisorServer, error) {
-		s.Destroy()
-		link.Close()
-		return nil, fmt.Errorf("gvisor: %s: %s", what, err)
-	}
 	var (
 		sack     = tcpip.TCPSACKEnabled(true)
 		cc       = tcpip.CongestionControlOption(gvisorCongestion())
@@ -108,27 +131,26 @@ func startGVisor(link tun.Device) (*gvisorServer, error) {
 		opt  tcpip.SettableTransportProtocolOption
 	}{{"SACK", &sack}, {"congestion control", &cc}, {"receive-buffer moderation", &moderate}, {"receive buffer", &rcv}, {"send buffer", &snd}} {
 		if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, o.opt); err != nil {
-			return fail("setting "+o.name, err)
+			s.Destroy()
+			return nil, fmt.Errorf("gvisor: setting %s: %s", o.name, err)
 		}
 	}
+	return s, nil
+}
 
-	ch := channel.New(gvisorQueueLen, uint32(link.MTU()), "")
-	if err := s.CreateNIC(gvisorNIC, ch); err != nil {
-		return fail("creating the NIC", err)
+// addGVisorNIC attaches ep to s as gvisorNIC, with the stack's address
+// (demo.DefaultAddr) in the kernel side's prefix and the route to it.
+func addGVisorNIC(s *stack.Stack, ep stack.LinkEndpoint) error {
+	if err := s.CreateNIC(gvisorNIC, ep); err != nil {
+		return fmt.Errorf("gvisor: creating the NIC: %s", err)
 	}
 	addr := tcpip.AddressWithPrefix{Address: tcpip.AddrFrom4(demo.DefaultAddr.As4()), PrefixLen: demo.DefaultPeer.Bits()}
 	pa := tcpip.ProtocolAddress{Protocol: ipv4.ProtocolNumber, AddressWithPrefix: addr}
 	if err := s.AddProtocolAddress(gvisorNIC, pa, stack.AddressProperties{}); err != nil {
-		return fail("adding "+addr.String(), err)
+		return fmt.Errorf("gvisor: adding %s: %s", addr, err)
 	}
 	s.SetRouteTable([]tcpip.Route{{Destination: addr.Subnet(), NIC: gvisorNIC}})
-
-	ctx, cancel := context.WithCancel(context.Background())
-	g := &gvisorServer{s: s, ch: ch, link: link, cancel: cancel}
-	g.pumps.Add(2)
-	go func() { defer g.pumps.Done(); g.pumpIn() }()
-	go func() { defer g.pumps.Done(); g.pumpOut(ctx) }()
-	return g, nil
+	return nil
 }
 
 // pumpIn reads the device and injects every packet into netstack, until

@@ -18,6 +18,14 @@
 //
 // This file lists the impairment profiles; servers.go and gvisor.go start
 // the stacks, download.go runs one download, report.go makes the table.
+//
+// `make bench` (TestPerfBench, -perf) is the second benchmark here: the
+// same workloads (bulk transfers, request/response, connection rate, idle
+// connections, HTTP through curl) against tinytcp, gVisor on its own
+// fdbased link, and the kernel over loopback, plus the raw TUN packet
+// rate; perf_stacks.go starts the servers, workloads.go, workloads_conn.go
+// and idle.go run the workloads, tunrate.go measures the device,
+// perf_report.go makes the table.
 package bench
 
 import (

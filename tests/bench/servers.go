@@ -28,6 +28,12 @@ type Options struct {
 	// TinytcpBuffer is tinytcp's send and receive buffer in bytes; zero
 	// keeps the stack's default (tcp.DefaultBufferSize).
 	TinytcpBuffer int
+	// Backlog is tinytcp's listen backlog; zero keeps the stack's default
+	// (stack.DefaultBacklog).
+	Backlog int
+	// GVisorProcessors is fdbased's ProcessorsPerChannel for gVisor in
+	// `make bench`; zero keeps its default (GOMAXPROCS).
+	GVisorProcessors int
 }
 
 // Counts are a connection's loss repairs, as its stack counts them.
@@ -64,7 +70,7 @@ func StartServer(name StackName, link tun.Device, opts Options) (Server, error) 
 type tinytcpServer struct{ s *stack.Stack }
 
 func startTinytcp(link tun.Device, opts Options) (*tinytcpServer, error) {
-	cfg := stack.Config{Device: link, Addr: demo.DefaultAddr}
+	cfg := stack.Config{Device: link, Addr: demo.DefaultAddr, Backlog: opts.Backlog}
 	cfg.TCP.SendBufferSize, cfg.TCP.RecvBufferSize = opts.TinytcpBuffer, opts.TinytcpBuffer
 	s, err := stack.New(cfg)
 	if err != nil {
