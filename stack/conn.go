@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
 	"syscall"
 	"time"
 
@@ -18,42 +17,60 @@ import (
 // standard code can use it unchanged.
 type Conn struct {
 	s   *Stack
-	id  tcp.ID
-	tcb *tcp.Conn // guarded by s.mu
+	tcb *tcp.Conn // guarded by s.mu; its ID is the connection's 4-tuple
 
 	listener   *Listener // the listener that accepted it, nil for Dial
 	held       bool      // its ACKs are held for the batch being processed (batch.go)
 	recvDSCP   uint8     // DSCP of the last segment received; guarded by s.mu
-	linger     int       // SetLinger's seconds, -1 by default; guarded by s.mu
 	ephemeral  bool      // its local port was chosen by Dial
 	userClosed bool      // Close was called; guarded by s.mu
+	heapIndex  int32     // position in s.timers, -1 when absent
+	deadline   time.Time // the deadline it is filed under in s.timers
+	linger     int       // SetLinger's seconds, -1 by default; guarded by s.mu
 
-	heapIndex int       // position in s.timers, -1 when absent
-	deadline  time.Time // the deadline it is filed under in s.timers
-
-	readable chan struct{} // signalled when the TCB changed; capacity 1
-	writable chan struct{} // signalled when the TCB changed; capacity 1
+	// The channels blocked calls wait on, made by waitOn when a call
+	// first has to wait, so that an idle connection nobody waits on costs
+	// no channel (see waitOn). Guarded by s.mu.
+	readable chan struct{} // signalled when there is something to read; capacity 1
+	writable chan struct{} // signalled when the TCB is writable; capacity 1
 	urgent   chan struct{} // signalled when urgent data arrives (urgent.go); capacity 1
 	closed   chan struct{} // closed by Close
 	rd, wd   deadline
-	once     sync.Once
 }
 
 var _ net.Conn = (*Conn)(nil)
 
-func newConn(s *Stack, id tcp.ID) *Conn {
-	return &Conn{
-		s:         s,
-		id:        id,
-		linger:    -1,
-		heapIndex: -1,
-		readable:  make(chan struct{}, 1),
-		writable:  make(chan struct{}, 1),
-		urgent:    make(chan struct{}, 1),
-		closed:    make(chan struct{}),
-		rd:        makeDeadline(),
-		wd:        makeDeadline(),
+func newConn(s *Stack) *Conn {
+	return &Conn{s: s, linger: -1, heapIndex: -1}
+}
+
+// id returns the connection's 4-tuple. The TCB is set before the Conn is
+// shared and never replaced, and its ID never changes, so this needs no
+// lock.
+func (c *Conn) id() tcp.ID { return c.tcb.ID() }
+
+// waitOn returns the channel *ch (c.readable or c.writable) and c.closed
+// for a call that found nothing to do and is about to wait, making them if
+// this is the first wait: most connections of a busy server sit idle with
+// nobody waiting, and a channel is about a hundred bytes. made reports that
+// a channel is new; the caller then looks at the TCB once more before it
+// waits, since a wake before the channel existed signalled nothing.
+// Takes s.mu.
+func (c *Conn) waitOn(ch *chan struct{}) (wake, closed chan struct{}, made bool) {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if *ch == nil {
+		*ch = make(chan struct{}, 1)
+		made = true
 	}
+	if c.closed == nil {
+		c.closed = make(chan struct{})
+		if c.userClosed {
+			close(c.closed)
+		}
+		made = true
+	}
+	return *ch, c.closed, made
 }
 
 // wake tells blocked Read, Write and Dial calls to look again, each only
@@ -64,15 +81,16 @@ func newConn(s *Stack, id tcp.ID) *Conn {
 // Called with s.mu held.
 func (c *Conn) wake() {
 	t := c.tcb
-	if t.Readable() > 0 || t.ReadEOF() || t.Err() != nil {
+	if c.readable != nil && (t.Readable() > 0 || t.ReadEOF() || t.Err() != nil) {
 		signal(c.readable)
 	}
-	if t.Writable() {
+	if c.writable != nil && t.Writable() {
 		signal(c.writable)
 	}
 }
 
-// signal leaves a token in ch, a channel of capacity 1, unless one is there.
+// signal leaves a token in ch, a channel of capacity 1, unless one is there
+// (or ch is nil: nobody has waited on it yet).
 func signal(ch chan struct{}) {
 	select {
 	case ch <- struct{}{}:
@@ -84,7 +102,7 @@ func signal(ch chan struct{}) {
 // closed its side and everything was read.
 func (c *Conn) Read(p []byte) (int, error) {
 	for {
-		if isClosed(c.rd.wait()) {
+		if c.rd.passed() {
 			return 0, c.opError("read", os.ErrDeadlineExceeded)
 		}
 		if len(p) == 0 {
@@ -98,10 +116,14 @@ func (c *Conn) Read(p []byte) (int, error) {
 		if !errors.Is(err, ErrWouldBlock) {
 			return n, err
 		}
+		readable, closed, made := c.waitOn(&c.readable)
+		if made {
+			continue
+		}
 		select {
-		case <-c.readable:
+		case <-readable:
 		case <-c.rd.wait():
-		case <-c.closed:
+		case <-closed:
 		}
 	}
 }
@@ -115,7 +137,7 @@ func (c *Conn) Write(p []byte) (int, error) { return c.writeAll(p, c.TryWrite) }
 func (c *Conn) writeAll(p []byte, try func([]byte) (int, error)) (int, error) {
 	total := 0
 	for {
-		if isClosed(c.wd.wait()) {
+		if c.wd.passed() {
 			return total, c.opError("write", os.ErrDeadlineExceeded)
 		}
 		n, err := try(p[total:])
@@ -129,10 +151,14 @@ func (c *Conn) writeAll(p []byte, try func([]byte) (int, error)) (int, error) {
 		default:
 			continue // the buffer took part of p; try the rest at once
 		}
+		writable, closed, made := c.waitOn(&c.writable)
+		if made {
+			continue
+		}
 		select {
-		case <-c.writable:
+		case <-writable:
 		case <-c.wd.wait():
-		case <-c.closed:
+		case <-closed:
 		}
 	}
 }
@@ -149,6 +175,9 @@ func (c *Conn) Close() error {
 		return c.opError("close", net.ErrClosed)
 	}
 	c.userClosed = true
+	if c.closed != nil {
+		close(c.closed)
+	}
 	now := c.s.now()
 	linger := c.linger
 	if linger == 0 {
@@ -159,7 +188,6 @@ func (c *Conn) Close() error {
 	}
 	c.s.settle(c)
 	c.s.unlock()
-	c.once.Do(func() { close(c.closed) })
 	if linger > 0 {
 		c.waitClosed(time.Duration(linger) * time.Second)
 	}
@@ -194,8 +222,12 @@ func (c *Conn) waitClosed(d time.Duration) {
 		case tcp.StateFinWait2, tcp.StateTimeWait, tcp.StateClosed:
 			return
 		}
+		writable, _, made := c.waitOn(&c.writable)
+		if made {
+			continue
+		}
 		select {
-		case <-c.writable:
+		case <-writable:
 		case <-t.C:
 			return
 		}
@@ -327,10 +359,10 @@ func (c *Conn) SetKeepAlivePeriod(d time.Duration) error {
 }
 
 // LocalAddr returns the stack's end of the connection.
-func (c *Conn) LocalAddr() net.Addr { return net.TCPAddrFromAddrPort(c.id.Local) }
+func (c *Conn) LocalAddr() net.Addr { return net.TCPAddrFromAddrPort(c.id().Local) }
 
 // RemoteAddr returns the peer's end of the connection.
-func (c *Conn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.id.Remote) }
+func (c *Conn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.id().Remote) }
 
 // SetDeadline sets both the read and the write deadline.
 func (c *Conn) SetDeadline(t time.Time) error {

@@ -19,6 +19,24 @@ import (
 // kernel does path MTU discovery with DF set, so none arrive on a TUN link
 // in practice), IP options (accepted, ignored).
 
+// connKey is a connection's 4-tuple as the connection table's key: 12
+// bytes, where a tcp.ID is 64 (a netip.Addr has room for IPv6 and a zone).
+// The table holds one entry per connection, idle ones included, so the
+// difference is worth having; every address the stack knows is IPv4
+// (New, Connect and the IPv4 parser see to it), so nothing is lost.
+type connKey struct {
+	local, remote         [4]byte
+	localPort, remotePort uint16
+}
+
+// keyOf returns the table key of the 4-tuple id.
+func keyOf(id tcp.ID) connKey {
+	return connKey{
+		local: id.Local.Addr().As4(), remote: id.Remote.Addr().As4(),
+		localPort: id.Local.Port(), remotePort: id.Remote.Port(),
+	}
+}
+
 // deliver handles one packet from the device. vouched says the device
 // vouches for its TCP checksum (offload.go), which is then not checked.
 // Called with mu held.
@@ -158,7 +176,7 @@ func (s *Stack) deliverTCP(h ip.IPv4, vouched bool, now time.Time) {
 	}
 	s.traceSegment(dirIn, id.Remote, id.Local, &seg)
 
-	if c := s.conns[id]; c != nil {
+	if c := s.conns[keyOf(id)]; c != nil {
 		if !s.reopensTimeWait(c, &seg) {
 			s.hold(c)
 			c.recvDSCP = h.TOS() >> 2
@@ -215,14 +233,14 @@ func (s *Stack) listenInput(l *Listener, id tcp.ID, seg *tcp.Segment, now time.T
 			return
 		}
 	}
-	c := newConn(s, id)
+	c := newConn(s)
 	c.listener = l
 	c.tcb = tcp.Listen(l.tcp, s, id)
-	s.conns[id] = c
+	s.conns[keyOf(id)] = c
 	s.hold(c)
 	c.tcb.Input(seg, now)
 	if c.tcb.State() == tcp.StateListen {
-		delete(s.conns, id)
+		delete(s.conns, keyOf(id))
 		return
 	}
 	l.pending++

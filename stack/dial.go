@@ -36,8 +36,12 @@ func (s *Stack) Dial(ctx context.Context, remote netip.AddrPort) (*Conn, error) 
 		case st.Synchronized():
 			return c, nil
 		}
+		writable, _, made := c.waitOn(&c.writable)
+		if made {
+			continue
+		}
 		select {
-		case <-c.writable:
+		case <-writable:
 		case <-ctx.Done():
 			c.Abort()
 			s.Counters.inc("tcp.FailedConnectionAttempts")
@@ -57,7 +61,7 @@ func (s *Stack) pickPort(remote netip.AddrPort) (uint16, bool) {
 		if _, listening := s.listeners[port]; listening {
 			continue
 		}
-		if _, used := s.conns[tcp.ID{Local: netip.AddrPortFrom(s.addr, port), Remote: remote}]; used {
+		if _, used := s.conns[keyOf(tcp.ID{Local: netip.AddrPortFrom(s.addr, port), Remote: remote})]; used {
 			continue
 		}
 		return port, true

@@ -26,7 +26,9 @@
 // so packets reach the device in the order they were produced and no device
 // write happens under mu. Blocked application calls wait on per-connection
 // notification channels (capacity one, signalled without blocking) and on
-// deadline channels, never on timers or polling.
+// deadline channels, never on timers or polling. The channels are made when
+// a call first has to wait, so an idle connection that nobody waits on
+// holds no channel, no timer and no goroutine (conn.go).
 //
 // Nothing here sleeps to synchronise. Stack.Close stops both goroutines and
 // waits for them.

@@ -74,7 +74,7 @@ func (s *Stack) Event(c *tcp.Conn, what string) { s.traceNote(c.ID(), what) }
 // the TCB with mu held.
 func (s *Stack) StateChanged(t *tcp.Conn, from, to tcp.State) {
 	s.traceState(t.ID(), from, to)
-	c := s.conns[t.ID()]
+	c := s.conns[keyOf(t.ID())]
 	if c == nil || c.tcb != t {
 		return
 	}
@@ -102,8 +102,8 @@ func (s *Stack) StateChanged(t *tcp.Conn, from, to tcp.State) {
 // on it. Called with mu held.
 func (s *Stack) settle(c *Conn) {
 	if c.tcb.State() == tcp.StateClosed {
-		if s.conns[c.id] == c {
-			delete(s.conns, c.id)
+		if key := keyOf(c.id()); s.conns[key] == c {
+			delete(s.conns, key)
 		}
 		if c.heapIndex >= 0 {
 			s.timersRemove(c)

@@ -69,7 +69,7 @@ func (s *Stack) deliverICMPError(m ip.ICMP, now time.Time) {
 		return
 	}
 	id := tcp.ID{Local: netip.AddrPortFrom(q.Src, q.SrcPort), Remote: netip.AddrPortFrom(q.Dst, q.DstPort)}
-	c := s.conns[id]
+	c := s.conns[keyOf(id)]
 	if c == nil {
 		s.Counters.inc(dropICMPNoConnection)
 		return

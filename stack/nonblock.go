@@ -39,10 +39,6 @@ func (s *Stack) Connect(remote netip.AddrPort, cfg *tcp.Config) (*Conn, error) {
 	if !ok || len(s.conns) >= s.cfg.MaxConnections {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(remote), Err: syscall.EADDRNOTAVAIL}
 	}
-	id := tcp.ID{Local: netip.AddrPortFrom(s.addr, port), Remote: remote}
-	c := newConn(s, id)
-	c.ephemeral = true
-	s.conns[id] = c
 	tcfg := s.cfg.TCP
 	if cfg != nil {
 		if err := cfg.Check(); err != nil {
@@ -53,6 +49,10 @@ func (s *Stack) Connect(remote netip.AddrPort, cfg *tcp.Config) (*Conn, error) {
 			tcfg.ISN = s.cfg.TCP.ISN
 		}
 	}
+	id := tcp.ID{Local: netip.AddrPortFrom(s.addr, port), Remote: remote}
+	c := newConn(s)
+	c.ephemeral = true
+	s.conns[keyOf(id)] = c
 	c.tcb = tcp.Dial(tcfg, s, id, s.now())
 	s.Counters.inc("tcp.ActiveConnectionOpenings")
 	s.settle(c)

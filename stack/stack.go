@@ -61,7 +61,7 @@ type Stack struct {
 	Counters Counters
 
 	mu        sync.Mutex
-	conns     map[tcp.ID]*Conn
+	conns     map[connKey]*Conn // the connection table, by 4-tuple (demux.go)
 	listeners map[uint16]*Listener
 	timers    timerHeap
 	batch     []*Conn // connections whose ACKs wait for the end of the batch (batch.go)
@@ -75,8 +75,8 @@ type Stack struct {
 	txMu    sync.Mutex
 	txq     []outPacket // packets built under mu, waiting for the device
 	txBatch []outPacket // the batch being written, owned by the holder of txMu
-	bufMu   sync.Mutex // guards free
-	free    [][]byte   // packet buffers ready for reuse (getBuf, putBuf)
+	bufMu   sync.Mutex  // guards free
+	free    [][]byte    // packet buffers ready for reuse (getBuf, putBuf)
 
 	timerKick chan struct{}
 	done      chan struct{}
@@ -99,7 +99,7 @@ func New(cfg Config) (*Stack, error) {
 		logger:    cfg.Logger,
 		clock:     cfg.Clock,
 		mtu:       cfg.Device.MTU(),
-		conns:     make(map[tcp.ID]*Conn),
+		conns:     make(map[connKey]*Conn),
 		listeners: make(map[uint16]*Listener),
 		rng:       rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		timerKick: make(chan struct{}, 1),

@@ -15,12 +15,12 @@ func (h timerHeap) Len() int           { return len(h) }
 func (h timerHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
 func (h timerHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].heapIndex = i
-	h[j].heapIndex = j
+	h[i].heapIndex = int32(i)
+	h[j].heapIndex = int32(j)
 }
 func (h *timerHeap) Push(x any) {
 	c := x.(*Conn)
-	c.heapIndex = len(*h)
+	c.heapIndex = int32(len(*h))
 	*h = append(*h, c)
 }
 func (h *timerHeap) Pop() any {
@@ -38,14 +38,14 @@ func (s *Stack) schedule(c *Conn) {
 	d := c.tcb.NextDeadline()
 	switch {
 	case d.IsZero() && c.heapIndex >= 0:
-		heap.Remove(&s.timers, c.heapIndex)
+		s.timersRemove(c)
 	case d.IsZero():
 	case c.heapIndex >= 0:
 		if d.Equal(c.deadline) {
 			return
 		}
 		c.deadline = d
-		heap.Fix(&s.timers, c.heapIndex)
+		heap.Fix(&s.timers, int(c.heapIndex))
 	default:
 		c.deadline = d
 		heap.Push(&s.timers, c)
@@ -109,4 +109,4 @@ func (s *Stack) nextDeadline() time.Time {
 	return s.timers[0].deadline
 }
 
-func (s *Stack) timersRemove(c *Conn) { heap.Remove(&s.timers, c.heapIndex) }
+func (s *Stack) timersRemove(c *Conn) { heap.Remove(&s.timers, int(c.heapIndex)) }

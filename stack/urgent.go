@@ -15,19 +15,18 @@ import "tinytcp/tcp"
 // with mu held, whenever the peer's urgent pointer advances beyond what the
 // application has read, so a signal is never lost and never blocks the
 // stack; several advances before the application looks make one signal,
-// and Urgent then tells the latest state. The channel is never closed.
+// and Urgent then tells the latest state. The channel is never closed. It
+// is made by the first UrgentNotify, with a signal in it if urgent data is
+// already pending: what it would hold had it existed from the start.
 
 // UrgentArrived implements tcp.UrgentNotifier: the TCB saw RCV.UP move
 // beyond the data the application has read. Called with mu held.
 func (s *Stack) UrgentArrived(t *tcp.Conn) {
-	c := s.conns[t.ID()]
+	c := s.conns[keyOf(t.ID())]
 	if c == nil || c.tcb != t {
 		return
 	}
-	select {
-	case c.urgent <- struct{}{}:
-	default:
-	}
+	signal(c.urgent)
 }
 
 // WriteUrgent writes p as urgent data, blocking while the send buffer is
@@ -59,6 +58,16 @@ func (c *Conn) Urgent() (pending bool, n int) {
 // MUST-32): urgent data is pending, or more of it. Signals do not queue up:
 // after a receive, call Urgent to see the current state. The channel is
 // the same for the life of the connection and is never closed.
-func (c *Conn) UrgentNotify() <-chan struct{} { return c.urgent }
+func (c *Conn) UrgentNotify() <-chan struct{} {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if c.urgent == nil {
+		c.urgent = make(chan struct{}, 1)
+		if pending, _ := c.tcb.Urgent(); pending {
+			signal(c.urgent)
+		}
+	}
+	return c.urgent
+}
 
 var _ tcp.UrgentNotifier = (*Stack)(nil)

@@ -114,6 +114,20 @@ func (r *ring) release() {
 	}
 }
 
+// grow makes the ring hold size bytes (more than now), keeping its bytes
+// in order. Storage not yet allocated stays so.
+func (r *ring) grow(size int) {
+	if size <= r.size {
+		return
+	}
+	if r.buf != nil {
+		buf := make([]byte, size)
+		r.copyAt(buf[:r.n], 0)
+		r.buf, r.head = buf, 0
+	}
+	r.size = size
+}
+
 // reclaim drops the storage of an empty ring that was not written since the
 // last reclaim, and reports whether the ring keeps storage it holds empty,
 // which a later reclaim may take.

@@ -54,9 +54,16 @@ const fullSized = DefaultMSS - 12
 // which the peer offered what Linux offers: MSS 1460, window scale 7, SACK
 // and timestamps.
 func establishedWithHandPeer(tb testing.TB) *handPeer {
+	return establishedWithConfig(tb, Config{})
+}
+
+// establishedWithConfig is establishedWithHandPeer with the server's
+// settings in cfg (its ISN is set here).
+func establishedWithConfig(tb testing.TB, cfg Config) *handPeer {
 	tb.Helper()
 	p := &handPeer{hooks: &countingHooks{}, now: t0, nxt: 5000, wnd: 512}
-	p.c = Listen(Config{ISN: fixedISN(9000)}, p.hooks, ID{Local: serverAP, Remote: clientAP})
+	cfg.ISN = fixedISN(9000)
+	p.c = Listen(cfg, p.hooks, ID{Local: serverAP, Remote: clientAP})
 	syn := p.segment(FlagSYN, nil)
 	syn.Window = 64240
 	syn.Options.MSS = DefaultMSS

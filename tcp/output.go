@@ -296,7 +296,7 @@ func (c *Conn) windowUpdate(now time.Time) {
 	if c.rcv.adv.GreaterThan(c.rcv.nxt) {
 		known = c.rcv.adv.Sub(c.rcv.nxt)
 	}
-	size := uint32(c.cfg.RecvBufferSize)
+	size := uint32(c.recvBuf.size)
 	open := uint32(c.recvBuf.Free()) >> c.rcv.shift << c.rcv.shift
 	threshold := min(size/2, uint32(c.cfg.MSS))
 	if 2*known > size || open < 2*known || open-known < threshold {

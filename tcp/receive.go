@@ -35,6 +35,7 @@ func (c *Conn) inputText(seg *Segment, inOrder bool, now time.Time) (more, fin b
 	}
 	n := c.recvBuf.Write(seg.Payload)
 	c.rcv.nxt = c.rcv.nxt.Add(uint32(n))
+	c.noteRecvRTT(seg, now)
 	fin = seg.Flags.Has(FlagFIN)
 	filled := false
 	for !fin {

@@ -252,7 +252,11 @@ func (c *Conn) noteSACK(seg *Segment) bool {
 		case dsack:
 			if i == 0 {
 				c.Stats.DSACKsReceived++
-				if c.Stats.Retransmits > 0 {
+				// Every retransmission a D-SACK reports was spurious,
+				// but a D-SACK can also answer a segment the network
+				// duplicated; there can be no more spurious
+				// retransmissions than retransmissions (RFC 3708 §2).
+				if c.Stats.SpuriousRetransmits < c.Stats.Retransmits {
 					c.Stats.SpuriousRetransmits++
 				}
 			}

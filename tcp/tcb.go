@@ -51,8 +51,8 @@ var (
 // its default.
 type Config struct {
 	MSS            int           // largest payload we accept (advertised in the MSS option); default 1460
-	RecvBufferSize int           // receive buffer, and so the largest receive window; default 256 KiB
-	SendBufferSize int           // send buffer; default 256 KiB
+	RecvBufferSize int           // receive buffer, and so the largest receive window; default 256 KiB, then autotuned
+	SendBufferSize int           // send buffer; default 256 KiB, then autotuned
 	MSL            time.Duration // maximum segment lifetime; TIME-WAIT lasts 2*MSL; default 30 s (Linux's 60 s TIME-WAIT)
 	MinRTO         time.Duration // lower bound of the retransmission timeout; default MinRTO
 	MaxRetries     int           // retransmissions of one segment before giving up (R2); default 15
@@ -78,6 +78,12 @@ type Config struct {
 	// discipline the sliding window replaced (stopwait.go); a teaching
 	// switch, off by default. Receiving is unchanged.
 	StopAndWait bool
+	// MaxRecvBufferSize and MaxSendBufferSize bound how far autotuning
+	// grows the buffers (autotune.go). They default to
+	// DefaultMaxBufferSize when the buffer's size is left at its default,
+	// and to that size when it is set: a size set by hand is kept.
+	MaxRecvBufferSize int
+	MaxSendBufferSize int
 	// SegmentOffload is the largest payload one segment handed to the
 	// stack may carry when the link cuts segments into MSS-sized ones
 	// itself (TCP segmentation offload; output.go); 0, or anything below
@@ -115,12 +121,8 @@ func (cfg Config) withDefaults() Config {
 	if cfg.MSS <= 0 {
 		cfg.MSS = DefaultMSS
 	}
-	if cfg.RecvBufferSize <= 0 {
-		cfg.RecvBufferSize = DefaultBufferSize
-	}
-	if cfg.SendBufferSize <= 0 {
-		cfg.SendBufferSize = DefaultBufferSize
-	}
+	cfg.MaxRecvBufferSize, cfg.RecvBufferSize = bufferSizes(cfg.MaxRecvBufferSize, cfg.RecvBufferSize)
+	cfg.MaxSendBufferSize, cfg.SendBufferSize = bufferSizes(cfg.MaxSendBufferSize, cfg.SendBufferSize)
 	if cfg.MSL <= 0 {
 		cfg.MSL = DefaultMSL
 	}
@@ -144,6 +146,20 @@ func (cfg Config) withDefaults() Config {
 	}
 	cfg.KeepAlive = cfg.KeepAlive.withDefaults()
 	return cfg
+}
+
+// bufferSizes fills in a buffer's initial size and autotuning limit.
+func bufferSizes(limit, size int) (int, int) {
+	if limit <= 0 {
+		limit = size
+		if size <= 0 {
+			limit = DefaultMaxBufferSize
+		}
+	}
+	if size <= 0 {
+		size = DefaultBufferSize
+	}
+	return max(limit, size), size
 }
 
 // Hooks connect a Conn to the world. Both functions are called synchronously
@@ -212,6 +228,7 @@ type Conn struct {
 
 	sendBuf ring     // bytes from SND.UNA on: unacknowledged, then unsent
 	recvBuf ring     // bytes received in order, not yet read
+	tune    autotune // receive-buffer autotuning (autotune.go)
 	ooo     oooQueue // segments received beyond RCV.NXT
 
 	urg urgentVars // urgent mode of either side (urgent.go)
@@ -314,7 +331,9 @@ func newConn(cfg Config, hooks Hooks, id ID) *Conn {
 	}
 	c.cc = cc
 	c.rcv.wnd = uint32(cfg.RecvBufferSize)
-	for c.rcv.shift < 14 && cfg.RecvBufferSize>>c.rcv.shift > 0xffff {
+	// The shift is fixed in the SYN, so it must fit the largest window
+	// autotuning may open.
+	for c.rcv.shift < 14 && cfg.MaxRecvBufferSize>>c.rcv.shift > 0xffff {
 		c.rcv.shift++
 	}
 	c.snd.mss = DefaultSendMSS
@@ -340,7 +359,7 @@ type Info struct {
 	SndUNA, SndNXT         Seq
 	SndWND                 uint32
 	RcvNXT                 Seq
-	RcvWND                 uint32
+	RcvWND                 uint32 // as the peer sees it: in units of 1<<RcvShift
 	ISS, IRS               Seq
 	SendMSS                int
 	SndShift, RcvShift     uint8
@@ -374,7 +393,7 @@ type Info struct {
 func (c *Conn) Info() Info {
 	return Info{
 		State: c.state, SndUNA: c.snd.una, SndNXT: c.snd.nxt, SndWND: c.snd.wnd,
-		RcvNXT: c.rcv.nxt, RcvWND: c.rcv.wnd, ISS: c.iss, IRS: c.irs,
+		RcvNXT: c.rcv.nxt, RcvWND: c.rcv.wnd >> c.rcv.shift << c.rcv.shift, ISS: c.iss, IRS: c.irs,
 		SendMSS: int(c.snd.mss), SndShift: c.snd.shift, RcvShift: c.rcv.shift,
 		SRTT: c.rtt.srtt, RTTVAR: c.rtt.rttvar, RTO: c.rtt.current(),
 		CWND: c.cong.CWnd, SSThresh: c.cong.SSThresh, Congestion: c.cc.Name(),

@@ -51,6 +51,9 @@ func (c *Conn) send(p []byte, urgent bool, now time.Time) (int, error) {
 	case c.state == StateListen:
 		return 0, ErrClosing
 	}
+	if len(p) > c.sendBuf.Free() {
+		c.tuneSend()
+	}
 	n := c.sendBuf.Write(p)
 	if urgent && n > 0 {
 		c.markUrgentQueued()
@@ -79,6 +82,7 @@ func (c *Conn) Read(p []byte, now time.Time) int {
 	c.now = now
 	n := c.recvBuf.Read(p)
 	if n > 0 {
+		c.tuneRecv(n, now)
 		c.urgentConsumed(n)
 		if c.recvBuf.Len() == 0 {
 			c.buffersEmptied(now)
