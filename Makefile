@@ -6,7 +6,7 @@ BIN      := bin/tinytcp
 # fail with "context deadline exceeded" while it minimises an input.
 FUZZTIME ?= 20000x
 # The fuzz targets `make test` runs briefly; `make fuzz-long` runs them longer.
-FUZZ_TARGETS := ip:FuzzParseIPv4 ip:FuzzParseICMP ip:FuzzICMPQuote tcp:FuzzParseSegment tcp:FuzzParseOptions
+FUZZ_TARGETS := ip:FuzzParseIPv4 ip:FuzzParseICMP ip:FuzzICMPQuote ip:FuzzParseUDP tcp:FuzzParseSegment tcp:FuzzParseOptions
 
 .PHONY: all build up test vet unit fuzz fuzz-long conformance lossy bench bench-loss bench-micro clean
 

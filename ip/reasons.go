@@ -15,6 +15,9 @@ package ip
 //	ErrICMPOriginal       icmp_bad_original      ICMP error quoting no valid IPv4 header
 //	ErrICMPQuoteShort     icmp_quote_too_short   ICMP error quoting under 8 bytes of payload
 //	ErrICMPQuoteFragment  icmp_quote_fragment    ICMP error quoting a non-first fragment
+//	ErrUDPTooShort        udp_too_short          UDP datagram under 8 bytes
+//	ErrUDPLength          udp_bad_length         UDP length < 8 or past the packet
+//	ErrUDPChecksum        udp_bad_checksum       UDP checksum sent and wrong
 //
 // The names are stable: dashboards and the conformance tables key on them.
 
@@ -35,6 +38,9 @@ var dropReasons = [...]struct {
 	{ErrICMPOriginal, "icmp_bad_original"},
 	{ErrICMPQuoteShort, "icmp_quote_too_short"},
 	{ErrICMPQuoteFragment, "icmp_quote_fragment"},
+	{ErrUDPTooShort, "udp_too_short"},
+	{ErrUDPLength, "udp_bad_length"},
+	{ErrUDPChecksum, "udp_bad_checksum"},
 }
 
 // DropReason returns the counter name for an error of this package (matched

@@ -23,6 +23,9 @@ func TestDropReason(t *testing.T) {
 		{ErrICMPOriginal, "icmp_bad_original"},
 		{ErrICMPQuoteShort, "icmp_quote_too_short"},
 		{ErrICMPQuoteFragment, "icmp_quote_fragment"},
+		{ErrUDPTooShort, "udp_too_short"},
+		{ErrUDPLength, "udp_bad_length"},
+		{ErrUDPChecksum, "udp_bad_checksum"},
 		{fmt.Errorf("reading packet: %w", ErrChecksum), "ip_bad_checksum"},
 		{assert.AnError, "ip_other"},
 	}

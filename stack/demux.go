@@ -70,6 +70,8 @@ func (s *Stack) deliver(pkt []byte, vouched bool, now time.Time) {
 		s.deliverTCP(h, vouched, now)
 	case ip.ProtocolICMP:
 		s.deliverICMP(h, now)
+	case ip.ProtocolUDP:
+		s.deliverUDP(h, vouched)
 	default:
 		s.Counters.inc(dropUnknownProtocol)
 		s.sendICMPUnreachable(h, ip.CodeProtocolUnreachable)

@@ -63,8 +63,10 @@ type Stack struct {
 	mu        sync.Mutex
 	conns     map[connKey]*Conn // the connection table, by 4-tuple (demux.go)
 	listeners map[uint16]*Listener
+	udp       map[uint16]*UDPConn // UDP sockets by local port (udp.go)
 	timers    timerHeap
-	batch     []*Conn // connections whose ACKs wait for the end of the batch (batch.go)
+	timerAt   time.Time // when the timer goroutine next looks at timers; zero: not before a kick (timers.go)
+	batch     []*Conn   // connections whose ACKs wait for the end of the batch (batch.go)
 	batching  bool
 	closed    bool
 	devClosed bool // Close has finished with the device: queued packets are dropped
@@ -208,7 +210,7 @@ func (s *Stack) readLoop() {
 		now := s.now()
 		s.beginBatch()
 		s.deliver(buf[:n], vouched, now)
-		s.drainQueued(buf, now)
+		s.drainQueued(buf, n, now)
 		s.endBatch(now)
 		s.unlock()
 	}

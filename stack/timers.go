@@ -7,6 +7,16 @@ import (
 
 // One heap of connection deadlines for the whole stack and one goroutine
 // with one time.Timer that sleeps until the earliest of them.
+//
+// The timer goroutine is woken (timerKick) only when a deadline comes
+// before the time it already sleeps until (Stack.timerAt). A deadline that
+// moves later, or goes away, wakes nobody: the goroutine wakes at the old
+// time, finds nothing due and sleeps again until the new earliest one.
+// Most changes are of that kind: a connection exchanging small segments
+// arms the delayed-ACK timer for every segment it receives and trades it
+// for the retransmission timer when it answers, and waking the timer
+// goroutine for each would cost a goroutine switch and a turn of the lock
+// per segment, for nothing.
 
 // timerHeap orders connections by their next deadline.
 type timerHeap []*Conn
@@ -50,7 +60,8 @@ func (s *Stack) schedule(c *Conn) {
 		c.deadline = d
 		heap.Push(&s.timers, c)
 	}
-	if c.heapIndex == 0 {
+	if c.heapIndex == 0 && (s.timerAt.IsZero() || c.deadline.Before(s.timerAt)) {
+		s.timerAt = c.deadline
 		select {
 		case s.timerKick <- struct{}{}:
 		default:
@@ -81,8 +92,9 @@ func (s *Stack) timerLoop() {
 	}
 }
 
-// fireTimers runs every connection timer due at now and returns the next
-// deadline, or the zero time if none is pending.
+// fireTimers runs every connection timer due at now and returns when the
+// timer goroutine should look again, or the zero time if no timer is
+// pending.
 func (s *Stack) fireTimers(now time.Time) time.Time {
 	s.mu.Lock()
 	for len(s.timers) > 0 && !s.timers[0].deadline.After(now) {
@@ -94,8 +106,18 @@ func (s *Stack) fireTimers(now time.Time) time.Time {
 	if len(s.timers) > 0 {
 		next = s.timers[0].deadline
 	}
+	// The caller sleeps until timerAt. It moves later only once reached: a
+	// kick for a deadline that has moved later since (a delayed ACK that
+	// went out with data) keeps its wake-up, or deadlines that take turns
+	// (delayed ACK, retransmission) would kick at every other segment. An
+	// earlier deadline scheduled between here and the caller's Reset leaves
+	// a kick in the channel, so it is not missed.
+	if !s.timerAt.After(now) || (!next.IsZero() && next.Before(s.timerAt)) {
+		s.timerAt = next
+	}
+	wake := s.timerAt
 	s.unlock()
-	return next
+	return wake
 }
 
 // nextDeadline returns the earliest pending timer deadline, or the zero

@@ -387,6 +387,9 @@ type Info struct {
 	// StopAndWait is set when the sender keeps to one segment in flight
 	// (Config.StopAndWait, stopwait.go).
 	StopAndWait bool
+	// Timestamps, SACK and WindowScale report the options both SYNs
+	// carried (RFC 7323, RFC 2018), as ss -ti shows them ("ts sack").
+	Timestamps, SACK, WindowScale bool
 }
 
 // Info returns a snapshot of the TCB.
@@ -403,6 +406,7 @@ func (c *Conn) Info() Info {
 		ResetText: c.resetText, Stats: c.Stats,
 		SoftErr: c.icmp.softErr, PathMTU: c.icmp.pathMTU,
 		StopAndWait: c.cfg.StopAndWait,
+		Timestamps:  c.tsOK, SACK: c.sackOK, WindowScale: c.wsOK,
 	}
 }
 

@@ -37,6 +37,12 @@ type HostConfig struct {
 	// StopAndWait makes every connection send one segment at a time
 	// (tcp.Config.StopAndWait), to compare with the sliding window.
 	StopAndWait bool
+
+	// Control is the path of the control socket Up serves for `tinytcp
+	// ss` (control.go): "" for ControlPath(Dev), "none" for none. Metrics
+	// is the address of Up's metrics server (metrics.go), "" for none.
+	// OpenHost ignores both.
+	Control, Metrics string
 }
 
 func (c *HostConfig) setDefaults() {

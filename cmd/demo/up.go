@@ -26,22 +26,33 @@ func Up(ctx context.Context, cfg HostConfig, out io.Writer) error {
 		h.Close()
 		return err
 	}
-	sender := ""
+	inst, err := startUpInstruments(h)
+	if err != nil {
+		stop()
+		h.Close()
+		return err
+	}
+	sender := inst.describe(cfg)
 	if cfg.StopAndWait {
-		sender = "  stop-and-wait: every connection sends one segment, then waits for its ACK\n"
+		sender += "  stop-and-wait: every connection sends one segment, then waits for its ACK\n"
 	}
 	fmt.Fprintf(out, `tinytcp is up on %s (driver %s, MTU %d)
   kernel side %v, tinytcp answers as %v
-  serving: tcp/%d echo, tcp/%d discard, tcp/%d byte source, tcp/%d http, icmp echo
+  serving: tcp/%d echo, tcp/%d discard, tcp/%d byte source, tcp/%d http, icmp echo,
+           udp/%d echo, udp/%d discard
 %stry:
   curl http://%v/
   ping %v
 ready; press Ctrl-C to stop and remove %s
 `, cfg.Dev, driverName(cfg.Driver), cfg.MTU, cfg.Peer, cfg.Addr,
-		PortEcho, PortDiscard, PortSource, PortHTTP, sender, cfg.Addr, cfg.Addr, cfg.Dev)
+		PortEcho, PortDiscard, PortSource, PortHTTP, PortEcho, PortDiscard, sender, cfg.Addr, cfg.Addr, cfg.Dev)
 	<-ctx.Done()
-	stop()
+	inst.Close()
+	// The stack first: closing it resets the connections still open, so
+	// the services' handlers return and stop does not wait for peers that
+	// keep a connection open (an idle echo client would hang Ctrl-C).
 	err = h.Close()
+	stop()
 	fmt.Fprintf(out, "stopped; %s removed\n", cfg.Dev)
 	return err
 }
@@ -53,8 +64,8 @@ func driverName(d string) string {
 	return d
 }
 
-// Serve starts the demo services on s. The returned function stops them and
-// waits until they are gone.
+// Serve starts the demo services on s, TCP and UDP (udp.go). The returned
+// function stops them and waits until they are gone.
 func Serve(s *stack.Stack, log interface {
 	Error(msg string, args ...any)
 }) (stop func(), err error) {
@@ -71,6 +82,11 @@ func Serve(s *stack.Stack, log interface {
 			return nil, err
 		}
 		listeners = append(listeners, l)
+	}
+	stopUDP, err := serveUDP(s)
+	if err != nil {
+		closeAll()
+		return nil, err
 	}
 	srv := NewHTTPServer()
 	var wg sync.WaitGroup
@@ -91,6 +107,7 @@ func Serve(s *stack.Stack, log interface {
 	return func() {
 		srv.Close()
 		closeAll()
+		stopUDP()
 		wg.Wait()
 	}, nil
 }

@@ -47,7 +47,7 @@ Creating a TUN device needs root (or CAP_NET_ADMIN).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newUp(), newGet())
+	root.AddCommand(newUp(), newGet(), newSS(), newUDPSend(), newUDPVsTCP(), newPlot(), newLadder())
 	return root
 }
 
@@ -55,7 +55,8 @@ Creating a TUN device needs root (or CAP_NET_ADMIN).`,
 type linkFlags struct {
 	driver, dev, addr, peer, pcap string
 	mtu                           int
-	trace, verbose                bool
+	verbose                       bool
+	trace                         string // "", traceSegments or traceLadder (ladder.go)
 	drop, corrupt, dup, reorder   float64
 	delay                         time.Duration
 	rate                          int
@@ -70,7 +71,8 @@ func (f *linkFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.peer, "peer", demo.DefaultPeer.String(), "kernel-side address/prefix put on the device")
 	fl.IntVar(&f.mtu, "mtu", 1500, "device MTU")
 	fl.StringVar(&f.pcap, "pcap", "", "write every packet the stack sends and receives to this pcap file")
-	fl.BoolVar(&f.trace, "trace", false, "print one line per TCP segment and state change to stderr")
+	fl.StringVar(&f.trace, "trace", "", "print one line per TCP segment and state change to stderr; --trace=ladder prints handshakes and closes as RFC 9293 draws them")
+	fl.Lookup("trace").NoOptDefVal = traceSegments
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log debug messages")
 	fl.Float64Var(&f.drop, "drop-chance", 0, "percent of packets to drop, each direction")
 	fl.Float64Var(&f.corrupt, "corrupt-chance", 0, "percent of packets to corrupt (one bit or one byte)")
@@ -113,8 +115,8 @@ func (f *linkFlags) hostConfig() (demo.HostConfig, error) {
 		},
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	}
-	if f.trace {
-		cfg.Trace = os.Stderr
+	if err := setTrace(&cfg, f.trace); err != nil {
+		return demo.HostConfig{}, err
 	}
 	return cfg, nil
 }
@@ -126,6 +128,7 @@ func signalContext() (context.Context, context.CancelFunc) {
 func newUp() *cobra.Command {
 	var f linkFlags
 	var stopAndWait bool
+	var control, metrics string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Create the TUN device and serve echo (7), discard (9), a byte source (19) and HTTP (80)",
@@ -139,6 +142,8 @@ answers as 10.77.0.2 with tinytcp's own TCP:
                         GET /bytes?n=N   N bytes of the same pattern
                         POST /upload     answers "bytes=N sha256=HEX" for the body
   icmp    echo          ping answers
+  udp/7   echo          every datagram comes back (tinytcp udp-send, udp-vs-tcp)
+  udp/9   discard       every datagram is read and dropped
 
 --stop-and-wait makes tinytcp send one segment at a time and wait for its
 ACK, the discipline the sliding window replaced: run a download with and
@@ -158,6 +163,7 @@ Ctrl-C (or SIGTERM) removes the device.`,
 				return err
 			}
 			cfg.StopAndWait = stopAndWait
+			cfg.Control, cfg.Metrics = control, metrics
 			ctx, cancel := signalContext()
 			defer cancel()
 			return demo.Up(ctx, cfg, cmd.OutOrStdout())
@@ -165,6 +171,8 @@ Ctrl-C (or SIGTERM) removes the device.`,
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVar(&stopAndWait, "stop-and-wait", false, "send one segment at a time and wait for its ACK (to compare with the sliding window)")
+	cmd.Flags().StringVar(&metrics, "metrics", "", "serve /metrics (Prometheus), /debug/vars (expvar JSON), /debug/pprof/ and /connections over HTTP on ADDR; a port alone (9100, :9100) binds 127.0.0.1, a host other than loopback must be named and opens pprof to the network")
+	cmd.Flags().StringVar(&control, "control", "", `control socket "tinytcp ss" reads (default `+demo.ControlDir+`/DEV.sock; "none" for none)`)
 	return cmd
 }
 

@@ -69,8 +69,17 @@ func startUp(t *testing.T, ns *netns.NS, args ...string) (*exec.Cmd, *syncBuffer
 	require.NoError(t, ns.Do(cmd.Start))
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
-			cmd.Process.Kill() // our own child, by PID
-			cmd.Wait()
+			// SIGTERM first, so it removes what it made (its control
+			// socket under /run/tinytcp); SIGKILL if it does not exit.
+			cmd.Process.Signal(syscall.SIGTERM) // our own child, by PID
+			exited := make(chan struct{})
+			go func() { cmd.Wait(); close(exited) }() //nolint:errcheck
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-exited
+			}
 		}
 	})
 	var out syncBuffer
