@@ -8,7 +8,7 @@ FUZZTIME ?= 20000x
 # The fuzz targets `make test` runs briefly; `make fuzz-long` runs them longer.
 FUZZ_TARGETS := ip:FuzzParseIPv4 ip:FuzzParseICMP ip:FuzzICMPQuote ip:FuzzParseUDP tcp:FuzzParseSegment tcp:FuzzParseOptions
 
-.PHONY: all build up test vet unit fuzz fuzz-long conformance lossy bench bench-loss bench-micro clean
+.PHONY: all build up test vet unit fuzz fuzz-long conformance lossy bench bench-loss bench-micro docs clean
 
 all: build
 
@@ -83,6 +83,14 @@ bench-loss:
 # asserted; `make test` only asserts that the data path does not allocate.
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./ip ./tcp ./stack
+
+# The book (docs/book): run every transcript generator against the kernel
+# and rewrite the chapters' transcripts (tests/e2e/book_test.go). `make
+# test` checks that every file and function a chapter names exists, and
+# that every transcript has a generator. Needs root.
+docs:
+	$(GO) test -c -o bin/e2e.test ./tests/e2e
+	cd tests/e2e && $(SUDO) ../../bin/e2e.test -test.run '^TestBookRegenerate$$' -test.v -update-book
 
 clean:
 	rm -rf bin

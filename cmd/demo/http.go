@@ -20,16 +20,20 @@ import (
 //	GET  /            a page about the connection the request arrived on
 //	GET  /bytes?n=N   exactly N bytes, byte i being i mod 251
 //	POST /upload      reads the body, answers "bytes=N sha256=HEX"
+//	GET  /session     counts your visits in a server-side session named by
+//	                  a cookie (session.go), answers "visits=N session=ID-PREFIX"
 
 type connKey struct{}
 
 // NewHTTPServer returns the demo HTTP server. Serve it on a tinytcp
-// listener.
+// listener. Each server has its own session store for /session.
 func NewHTTPServer() *http.Server {
+	sessions := NewSessionStore(MaxSessions)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", handleIndex)
 	mux.HandleFunc("GET /bytes", handleBytes)
 	mux.HandleFunc("POST /upload", handleUpload)
+	mux.HandleFunc("GET /session", sessions.handleSession)
 	return &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -59,7 +63,8 @@ segments  sent {{.Info.Stats.SegmentsSent}}   received {{.Info.Stats.SegmentsRec
 recovery  fast retransmits {{.Info.Stats.FastRetransmits}}   timeouts {{.Info.Stats.Timeouts}}   tail loss probes {{.Info.Stats.TailLossProbes}}   D-SACKs {{.Info.Stats.DSACKsReceived}}
 </pre>
 <p>Try <code>/bytes?n=1000000</code> for a megabyte of pattern bytes, or
-<code>curl --data-binary @file http://HOST/upload</code>.</p>
+<code>curl --data-binary @file http://HOST/upload</code>, or
+<code>/session</code> for a visit counter kept in a server-side session.</p>
 </body></html>
 `))
 

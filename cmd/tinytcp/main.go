@@ -141,6 +141,7 @@ answers as 10.77.0.2 with tinytcp's own TCP:
   tcp/80  http          GET /            a page about your connection
                         GET /bytes?n=N   N bytes of the same pattern
                         POST /upload     answers "bytes=N sha256=HEX" for the body
+                        GET /session     a visit counter kept in a cookie-named session
   icmp    echo          ping answers
   udp/7   echo          every datagram comes back (tinytcp udp-send, udp-vs-tcp)
   udp/9   discard       every datagram is read and dropped
