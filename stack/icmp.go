@@ -20,8 +20,10 @@ import (
 // connection is counted with what the connection did.
 //
 // Left out: redirects (counted and dropped: a host on a point-to-point
-// link has no other first hop), and errors about anything but TCP (there
-// is no UDP, and ICMP errors about ICMP are never sent, RFC 1122 §3.2.2).
+// link has no other first hop), and errors about anything but TCP: those
+// about our UDP datagrams are counted and dropped, so a UDP socket never
+// sees ECONNREFUSED (RFC 1122 §4.1.3.3 asks that UDP pass them up; not
+// done yet), and ICMP errors about ICMP are never sent (RFC 1122 §3.2.2).
 
 // Counters of ICMP errors. The icmp.* names are gVisor's
 // ICMPv4ReceivedPacketStats fields; what a connection did with an error is
