@@ -150,87 +150,63 @@ func goodput(bytes int64, elapsed time.Duration) []Figure {
 // bulkDownload: the stack serves Bulk/n bytes on each of n connections,
 // the kernel reads and checks them.
 func bulkDownload(ctx context.Context, e *Env, n int) Outcome {
-	l, err := e.Server.Listen(Port)
-	if err != nil {
-		return Outcome{Err: err}
-	}
-	defer l.Close()
-	size := e.Config.Bulk / int64(n)
-	served := make(chan serveResult, n)
-	for range n {
-		e.Go(func() { served <- serve(ctx, e.Server, l, size, e.Deadline) })
-	}
-
-	start := time.Now()
-	got := make([]int64, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { got[i], errs[i] = fetch(ctx, e.NS, size, e.Deadline) })
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	var total int64
-	for _, b := range got {
-		total += b
-	}
-	out := classify(ctx, Outcome{Figures: goodput(total, elapsed), Elapsed: elapsed}, errors.Join(errs...))
-	l.Close()
-	for range n {
-		select {
-		case s := <-served:
-			if s.err != nil && out.finished() {
-				out.Err = fmt.Errorf("%s server: %w", e.Stack, s.err)
-			}
-		case <-time.After(10 * time.Second):
-			if out.finished() {
-				out.Err = fmt.Errorf("%s server: still busy 10 s after the client had every stream", e.Stack)
-			}
-			return out
-		}
-	}
-	return out
+	return bulk(ctx, e, n, "every stream",
+		func(l net.Listener, size int64) error { return serve(ctx, e.Server, l, size, e.Deadline).err },
+		func(size int64) (int64, error) { return fetch(ctx, e.NS, size, e.Deadline) })
 }
 
 // bulkUpload: the kernel sends Bulk/n bytes of the pattern on each of n
 // connections; the stack reads and checks them, then closes. The clock
 // stops when the kernel has read the stack's FIN on every connection.
 func bulkUpload(ctx context.Context, e *Env, n int) Outcome {
+	return bulk(ctx, e, n, "every FIN",
+		func(l net.Listener, size int64) error { return sink(ctx, l, size, e.Deadline) },
+		func(size int64) (int64, error) { return push(ctx, e, size) })
+}
+
+// bulk runs a bulk workload over n connections: n server goroutines
+// (server, each accepting one connection on the stack's listener) and n
+// kernel clients at once (client), each moving Bulk/n bytes. The clock
+// runs from the first client's start to the last client's end; then every
+// server must report within 10 s, or the run fails saying the stack was
+// still busy after the client had what it waited for (done).
+func bulk(ctx context.Context, e *Env, n int, done string,
+	server func(l net.Listener, size int64) error, client func(size int64) (int64, error)) Outcome {
 	l, err := e.Server.Listen(Port)
 	if err != nil {
 		return Outcome{Err: err}
 	}
 	defer l.Close()
 	size := e.Config.Bulk / int64(n)
-	sunk := make(chan error, n)
+	served := make(chan error, n)
 	for range n {
-		e.Go(func() { sunk <- sink(ctx, l, size, e.Deadline) })
+		e.Go(func() { served <- server(l, size) })
 	}
 
 	start := time.Now()
-	sent := make([]int64, n)
+	moved := make([]int64, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { sent[i], errs[i] = push(ctx, e, size) })
+		wg.Go(func() { moved[i], errs[i] = client(size) })
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
 	var total int64
-	for _, b := range sent {
+	for _, b := range moved {
 		total += b
 	}
 	out := classify(ctx, Outcome{Figures: goodput(total, elapsed), Elapsed: elapsed}, errors.Join(errs...))
 	l.Close()
 	for range n {
 		select {
-		case err := <-sunk:
+		case err := <-served:
 			if err != nil && out.finished() {
 				out.Err = fmt.Errorf("%s server: %w", e.Stack, err)
 			}
 		case <-time.After(10 * time.Second):
 			if out.finished() {
-				out.Err = fmt.Errorf("%s server: still busy 10 s after the client had every FIN", e.Stack)
+				out.Err = fmt.Errorf("%s server: still busy 10 s after the client had %s", e.Stack, done)
 			}
 			return out
 		}
