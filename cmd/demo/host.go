@@ -37,6 +37,9 @@ type HostConfig struct {
 	// StopAndWait makes every connection send one segment at a time
 	// (tcp.Config.StopAndWait), to compare with the sliding window.
 	StopAndWait bool
+	// Congestion names every connection's congestion control
+	// (tcp.Config.Congestion); empty for the default, CUBIC.
+	Congestion string
 
 	// Control is the path of the control socket Up serves for `tinytcp
 	// ss` (control.go): "" for ControlPath(Dev), "none" for none. Metrics
@@ -138,6 +141,7 @@ func (h *Host) start(dev tun.Device) error {
 	cfg := h.Config
 	scfg := stack.Config{Device: dev, Addr: cfg.Addr, Trace: cfg.Trace, Logger: cfg.Logger}
 	scfg.TCP.StopAndWait = cfg.StopAndWait
+	scfg.TCP.Congestion = cfg.Congestion
 	if cfg.StackTune != nil {
 		cfg.StackTune(&scfg)
 	}

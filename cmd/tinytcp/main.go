@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"tinytcp/cmd/demo"
+	"tinytcp/tcp"
 	"tinytcp/tun"
 )
 
@@ -128,7 +129,7 @@ func signalContext() (context.Context, context.CancelFunc) {
 func newUp() *cobra.Command {
 	var f linkFlags
 	var stopAndWait bool
-	var control, metrics string
+	var control, metrics, congestion string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Create the TUN device and serve echo (7), discard (9), a byte source (19) and HTTP (80)",
@@ -156,7 +157,8 @@ Ctrl-C (or SIGTERM) removes the device.`,
   curl -o /dev/null http://10.77.0.2/bytes?n=100000000
   curl --data-binary @bigfile http://10.77.0.2/upload
   sudo tinytcp up --drop-chance 2 --delay 20ms --pcap up.pcap --trace
-  sudo tinytcp up --delay 20ms --stop-and-wait`,
+  sudo tinytcp up --delay 20ms --stop-and-wait
+  sudo tinytcp up --drop-chance 1 --delay 10ms --congestion newreno`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.hostConfig()
@@ -164,6 +166,7 @@ Ctrl-C (or SIGTERM) removes the device.`,
 				return err
 			}
 			cfg.StopAndWait = stopAndWait
+			cfg.Congestion = congestion
 			cfg.Control, cfg.Metrics = control, metrics
 			ctx, cancel := signalContext()
 			defer cancel()
@@ -172,6 +175,7 @@ Ctrl-C (or SIGTERM) removes the device.`,
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVar(&stopAndWait, "stop-and-wait", false, "send one segment at a time and wait for its ACK (to compare with the sliding window)")
+	cmd.Flags().StringVar(&congestion, "congestion", tcp.DefaultCongestion, "congestion control of every connection: "+tcp.CongestionCubic+" or "+tcp.CongestionNewReno)
 	cmd.Flags().StringVar(&metrics, "metrics", "", "serve /metrics (Prometheus), /debug/vars (expvar JSON), /debug/pprof/ and /connections over HTTP on ADDR; a port alone (9100, :9100) binds 127.0.0.1, a host other than loopback must be named and opens pprof to the network")
 	cmd.Flags().StringVar(&control, "control", "", `control socket "tinytcp ss" reads (default `+demo.ControlDir+`/DEV.sock; "none" for none)`)
 	return cmd

@@ -8,15 +8,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"tinytcp/cmd/demo"
-	"tinytcp/stack"
 	"tinytcp/tcp"
 	"tinytcp/tests/netns"
-	"tinytcp/tun"
 )
 
 // The generators of chapters 6 to 10 (flow control, error control,
@@ -104,15 +100,14 @@ func genCongestionState(t *testing.T) string {
 	shown := regexp.MustCompile(`^(rtt|cwnd|segments|recovery) `)
 	var b strings.Builder
 	for _, cc := range []string{tcp.CongestionCubic, tcp.CongestionNewReno} {
-		h := upHost(t, func(c *demo.HostConfig) {
-			c.Impair = tun.ImpairConfig{DropChance: 1, Delay: 10 * time.Millisecond, Seed: 5}
-			c.StackTune = func(s *stack.Config) { s.TCP.Congestion = cc }
-		})
+		args := []string{"--drop-chance", "1", "--delay", "10ms", "--seed", "5", "--congestion", cc}
+		ns := netns.New(t)
+		startUp(t, ns, args...)
 		// Two requests on one connection: the page describes the
 		// connection that has just carried the 3 MB.
-		page := string(h.run(t, "curl", "-sS", "--fail", "--max-time", "240",
+		page := string(inNS(t, ns, "curl", "-sS", "--fail", "--max-time", "240",
 			"-o", "/dev/null", stackURL+"/bytes?n=3000000", "-o", "-", stackURL+"/"))
-		fmt.Fprintf(&b, "# 1%% loss, 10 ms each way, seed 5; tcp.Config.Congestion = %q\n", cc)
+		fmt.Fprintf(&b, "$ sudo tinytcp up %s\n", strings.Join(args, " "))
 		b.WriteString("$ curl -s -o /dev/null 'http://10.77.0.2/bytes?n=3000000' -o - http://10.77.0.2/ | grep -E '^(rtt|cwnd|segments|recovery) '\n")
 		for _, l := range strings.Split(page, "\n") {
 			if shown.MatchString(l) {

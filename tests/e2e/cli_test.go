@@ -255,6 +255,7 @@ func TestCLISetupErrors(t *testing.T) {
 		{name: "not root", uid: 65534, want: "root"},
 		{name: "stack address on the kernel side", args: []string{"--addr", "10.77.0.1"}, want: "kernel's own address"},
 		{name: "bad flag value", args: []string{"--drop-chance", "150"}, want: "percentage"},
+		{name: "unknown congestion control", args: []string{"--congestion", "vegas"}, want: "vegas"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ns := netns.New(t)
