@@ -160,10 +160,10 @@ func serve(ctx context.Context, srv Server, l net.Listener, size int64, deadline
 		return serveResult{err: err}
 	}
 	defer c.Close()
-	if err := c.SetDeadline(deadline); err != nil {
+	stop, err := guard(ctx, c, deadline)
+	if err != nil {
 		return serveResult{err: err}
 	}
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) }) //nolint:errcheck // best effort on interrupt
 	defer stop()
 	for off := int64(0); off < size; {
 		k, err := c.Write(pattern[off%251:][:min(chunk, size-off)])
@@ -196,12 +196,18 @@ func fetch(ctx context.Context, ns *netns.NS, size int64, deadline time.Time) (i
 		return 0, err
 	}
 	defer c.Close()
-	if err := c.SetDeadline(deadline); err != nil {
+	stop, err := guard(ctx, c, deadline)
+	if err != nil {
 		return 0, err
 	}
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) }) //nolint:errcheck // best effort on interrupt
 	defer stop()
+	return readPattern(c, size)
+}
 
+// readPattern reads c to its end, checking every byte against the pattern
+// and the length against size, and returns how many bytes it read and
+// checked. A wrong byte or too many bytes is ErrCorrupt.
+func readPattern(c net.Conn, size int64) (int64, error) {
 	buf := make([]byte, chunk)
 	var off int64
 	for {
@@ -224,6 +230,17 @@ func fetch(ctx context.Context, ns *netns.NS, size int64, deadline time.Time) (i
 			return off, fmt.Errorf("read %d of %d bytes: %w", off, size, err)
 		}
 	}
+}
+
+// guard gives c the run's deadline (none if zero) and ends it at once
+// when ctx is done (an interrupt). The caller defers the returned stop.
+func guard(ctx context.Context, c net.Conn, deadline time.Time) (stop func() bool, err error) {
+	if !deadline.IsZero() {
+		if err := c.SetDeadline(deadline); err != nil {
+			return func() bool { return false }, err
+		}
+	}
+	return context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) }), nil //nolint:errcheck // best effort on interrupt
 }
 
 // firstDiff returns the first index where a and b differ.

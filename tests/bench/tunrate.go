@@ -65,13 +65,19 @@ func MeasureTUNWrite(ctx context.Context, ns *netns.NS, d time.Duration) (float6
 	}
 
 	pkt := udpPacket(dev.MTU(), demo.DefaultAddr, demo.DefaultPeer.Addr())
+	return packetRate(ctx, d, "writing", func() error { _, err := dev.Write(pkt); return err })
+}
+
+// packetRate calls op, one packet each, for d (in rounds of 256, so the
+// clock is read rarely) and returns packets per second.
+func packetRate(ctx context.Context, d time.Duration, what string, op func() error) (float64, error) {
 	var n int64
 	start := time.Now()
 	end := start.Add(d)
 	for ctx.Err() == nil {
 		for range 256 {
-			if _, err := dev.Write(pkt); err != nil {
-				return 0, fmt.Errorf("writing packet %d: %w", n, err)
+			if err := op(); err != nil {
+				return 0, fmt.Errorf("%s packet %d: %w", what, n, err)
 			}
 		}
 		n += 256
@@ -127,21 +133,7 @@ func MeasureTUNRead(ctx context.Context, ns *netns.NS, d time.Duration) (float64
 	if _, err := dev.Read(buf); err != nil { // the first packet starts the clock
 		return 0, err
 	}
-	var n int64
-	start := time.Now()
-	end := start.Add(d)
-	for ctx.Err() == nil {
-		for range 256 {
-			if _, err := dev.Read(buf); err != nil {
-				return 0, fmt.Errorf("reading packet %d: %w", n, err)
-			}
-		}
-		n += 256
-		if time.Now().After(end) {
-			break
-		}
-	}
-	return float64(n) / time.Since(start).Seconds(), ctx.Err()
+	return packetRate(ctx, d, "reading", func() error { _, err := dev.Read(buf); return err })
 }
 
 // setUDPSegment turns UDP GSO on for sock, with segments of size bytes.

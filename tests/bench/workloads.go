@@ -19,7 +19,6 @@ package bench
 // of the last stream, so handshakes are part of the time.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -222,31 +221,15 @@ func sink(ctx context.Context, l net.Listener, size int64, deadline time.Time) e
 		return err
 	}
 	defer c.Close()
-	if err := c.SetDeadline(deadline); err != nil {
+	stop, err := guard(ctx, c, deadline)
+	if err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) }) //nolint:errcheck // best effort on interrupt
 	defer stop()
-	buf := make([]byte, chunk)
-	var off int64
-	for {
-		k, err := c.Read(buf)
-		if want := pattern[off%251:][:k]; !bytes.Equal(buf[:k], want) {
-			i := firstDiff(buf[:k], want)
-			return fmt.Errorf("%w upload: byte %d is %d, want %d", ErrCorrupt, off+int64(i), buf[i], want[i])
-		}
-		off += int64(k)
-		switch {
-		case off > size:
-			return fmt.Errorf("%w upload: %d bytes, more than the %d sent", ErrCorrupt, off, size)
-		case errors.Is(err, io.EOF) && off != size:
-			return fmt.Errorf("upload ended after %d of %d bytes", off, size)
-		case errors.Is(err, io.EOF):
-			return nil
-		case err != nil:
-			return fmt.Errorf("read %d of %d bytes: %w", off, size, err)
-		}
+	if _, err := readPattern(c, size); err != nil {
+		return fmt.Errorf("upload: %w", err)
 	}
+	return nil
 }
 
 // push connects, writes size bytes of the pattern, closes its sending
@@ -257,7 +240,7 @@ func push(ctx context.Context, e *Env, size int64) (int64, error) {
 		return 0, err
 	}
 	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) }) //nolint:errcheck // best effort on interrupt
+	stop, _ := guard(ctx, c, time.Time{})
 	defer stop()
 	var off int64
 	for off < size {
@@ -294,7 +277,7 @@ func requestResponse(ctx context.Context, e *Env) Outcome {
 	if err != nil {
 		return Outcome{Err: err}
 	}
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) }) //nolint:errcheck // best effort on interrupt
+	stop, _ := guard(ctx, c, time.Time{})
 	defer stop()
 	lat := make([]time.Duration, 0, 1<<16)
 	b := []byte{'x'}
@@ -352,10 +335,10 @@ func echoBytes(ctx context.Context, l net.Listener, deadline time.Time) error {
 		return err
 	}
 	defer c.Close()
-	if err := c.SetDeadline(deadline); err != nil {
+	stop, err := guard(ctx, c, deadline)
+	if err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) }) //nolint:errcheck // best effort on interrupt
 	defer stop()
 	buf := make([]byte, 64)
 	for {
